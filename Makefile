@@ -1,0 +1,53 @@
+# referral-triage: `make help` lists the targets. `make run` and `make test` do their own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+export DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export BENTOML_DO_NOT_TRACK := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint format typecheck lock bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install -q uv
+	$(UV) pip install -q --python $(PY) -r requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create or update the virtual environment (.venv) from the lock file
+
+run: $(STAMP) ## the main job on the embedded synthetic data
+	$(VENV)/bin/triage demo
+
+test: $(STAMP) ## the test suite
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## ruff format and fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(STAMP) ## mypy
+	$(VENV)/bin/mypy features models training serving reports triage
+
+lock: ## re-resolve requirements.lock from pyproject.toml
+	@test -x $(UV) || ($(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q uv)
+	$(UV) pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+bench: $(STAMP) ## benchmarks (ratios side by side)
+	$(PY) -m bench
+
+clean: ## remove generated state (var/) and the virtual environment
+	rm -rf var $(VENV)

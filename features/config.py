@@ -1,0 +1,73 @@
+"""One settings object for the whole product, read from ``TRIAGE_*`` environment variables.
+
+Nothing here runs at import time: callers build ``Settings()`` once and pass it down.
+All generated state lives under ``home`` (``var/`` by default), which git ignores.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as ``TRIAGE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="root of all generated state")
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="HMAC key for pseudonyms; a random key under home/ if unset"
+    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the store")
+    mlflow_tracking_uri: str | None = Field(default=None, description="MLflow tracking URI")
+    model_name: str = Field(default="referral-triage", description="registered model name")
+    known_hash_files: list[Path] = Field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "keys" / "pseudonym.key"
+
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow' / 'mlflow.db').resolve()}"
+
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'store' / 'triage.db').resolve()}"
+
+    def resolve_pseudonym_key(self) -> bytes:
+        """The configured key, or the embedded default: a random key made once under home/.
+
+        The default key file is created with mode 0600 and never leaves ``home``.
+        """
+        if self.pseudonym_key is not None:
+            key = self.pseudonym_key.get_secret_value().encode()
+            if len(key) < 16:
+                raise ValueError("TRIAGE_PSEUDONYM_KEY: must be at least 16 characters")
+            return key
+        path = self.key_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
