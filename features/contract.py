@@ -33,14 +33,28 @@ from features.pseudonyms import Pseudonymiser, is_pseudonym
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 Source = Literal[
-    "ncmec", "cybertip", "industry", "domestic_police", "foreign_police", "rcmp_division",
-    "public", "other",
+    "ncmec",
+    "cybertip",
+    "industry",
+    "domestic_police",
+    "foreign_police",
+    "rcmp_division",
+    "public",
+    "other",
 ]
 IncidentType = Literal[
-    "csam", "trafficking", "sex_tourism", "molestation", "misleading_domain",
-    "misleading_content", "online_enticement", "unsolicited_material",
+    "csam",
+    "trafficking",
+    "sex_tourism",
+    "molestation",
+    "misleading_domain",
+    "misleading_content",
+    "online_enticement",
+    "unsolicited_material",
 ]
-Channel = Literal["web", "email", "newsgroup", "chat", "gaming", "phone", "offline", "p2p", "unknown"]
+Channel = Literal[
+    "web", "email", "newsgroup", "chat", "gaming", "phone", "offline", "p2p", "unknown"
+]
 IncidentAnnotation = Literal[
     "sextortion", "csam_solicitation", "minor_to_minor", "spam", "sadistic_exploitation"
 ]
@@ -54,8 +68,16 @@ HashMatch = Literal["known", "similar", "none", "unchecked"]
 Relevance = Literal["reported", "supplemental"]
 Classification = Literal["A1", "A2", "B1", "B2"]
 FileAnnotation = Literal[
-    "anime_virtual", "potential_meme", "viral", "possible_self_production", "physical_harm",
-    "violence_gore", "bestiality", "live_streaming", "infant", "generative_ai",
+    "anime_virtual",
+    "potential_meme",
+    "viral",
+    "possible_self_production",
+    "physical_harm",
+    "violence_gore",
+    "bestiality",
+    "live_streaming",
+    "infant",
+    "generative_ai",
 ]
 Viability = Literal["package", "lead", "unactionable"]
 Urgency = Literal["immediate", "high", "routine"]
@@ -298,5 +320,3 @@ def referral_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Referral"
     return schema
-
-

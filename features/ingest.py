@@ -78,9 +78,11 @@ def problems_from(err: ValidationError, prefix: str = "") -> list[Problem]:
 def _safe_id(doc: Any) -> str | None:
     if isinstance(doc, dict):
         rid = doc.get("referral_id")
-        if isinstance(rid, str) and 0 < len(rid) <= 64 and rid.replace(".", "").replace(
-            "_", ""
-        ).replace(":", "").replace("-", "").isalnum():
+        if (
+            isinstance(rid, str)
+            and 0 < len(rid) <= 64
+            and rid.replace(".", "").replace("_", "").replace(":", "").replace("-", "").isalnum()
+        ):
             return rid
     return None
 
@@ -160,7 +162,5 @@ class Unparseable(str):
     """Marks a line that was not JSON; its text is the reason, never the line itself."""
 
 
-def read_jsonl(
-    path: Path, pseudonymiser: Pseudonymiser, *, labels: bool = False
-) -> Batch:
+def read_jsonl(path: Path, pseudonymiser: Pseudonymiser, *, labels: bool = False) -> Batch:
     return parse_documents(iter_jsonl(path), pseudonymiser, labels=labels)

@@ -10,7 +10,9 @@ from features.contract import Feedback, Score, referral_json_schema
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--what", choices=["referral", "score", "feedback"], default="referral",
+        "--what",
+        choices=["referral", "score", "feedback"],
+        default="referral",
         help="which document's schema to print (default: referral)",
     )
 
