@@ -273,10 +273,13 @@ class Oracle(_Model):
 
 
 class Reason(_Model):
+    """One top contribution in plain words; ``head`` says which estimate it moved."""
+
     feature: str
     value: Any = None
     contribution: float
     text: str
+    head: Literal["urgency", "viability", "rules"] | None = None
 
 
 class Score(_Model):

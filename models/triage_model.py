@@ -1,0 +1,183 @@
+"""``TriageModel``: the one object the service, batch scoring and evaluation all use.
+
+It holds both heads, their calibration, the tier policy and the manifest, and turns a
+feature frame into contract §4 scores: calibrated probabilities, tier (policy, then the
+safety floor), priority, top reasons and the rules that fired. Every answer is advisory
+and carries ``needs_confirmation: true``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Reason, Score
+from features.pipeline import Features
+from models import safety
+from models.calibration import VectorScaling
+from models.explain import contributions, top_reasons
+from models.manifest import Manifest
+from models.policy import TIER_BY_RANK, TierPolicy
+from models.priority import priority
+
+HEADS = ("urgency", "viability")
+CLASSES = {"urgency": URGENCY_CLASSES, "viability": VIABILITY_CLASSES}
+
+
+@dataclass
+class Predictions:
+    """Vectorised answer for a batch, before it becomes per-referral ``Score`` objects."""
+
+    p_urgency: np.ndarray
+    p_viability: np.ndarray
+    model_rank: np.ndarray
+    rank: np.ndarray
+    fired: np.ndarray
+    priority: np.ndarray
+
+
+class TriageModel:
+    def __init__(
+        self,
+        boosters: dict[str, lgb.Booster],
+        calibrators: dict[str, VectorScaling],
+        policy: TierPolicy,
+        manifest: Manifest,
+        version: str = "unregistered",
+        num_threads: int = 1,
+    ) -> None:
+        self.boosters = boosters
+        self.calibrators = calibrators
+        self.policy = policy
+        self.manifest = manifest
+        self.version = version
+        self.num_threads = num_threads
+
+    # -- prediction -------------------------------------------------------------------
+    def margins(self, X: pd.DataFrame, head: str) -> np.ndarray:
+        return np.asarray(
+            self.boosters[head].predict(X, raw_score=True, num_threads=self.num_threads)
+        )
+
+    def predict_proba(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated (n, 3) probabilities for urgency and viability, contract class order."""
+        return (
+            self.calibrators["urgency"](self.margins(X, "urgency")),
+            self.calibrators["viability"](self.margins(X, "viability")),
+        )
+
+    def predict(self, feats: Features, now: datetime | None = None) -> Predictions:
+        X = feats.X
+        pu, pv = self.predict_proba(X)
+        fired = safety.fired(X)
+        model_rank = self.policy.ranks(pu)
+        rank = np.maximum(model_rank, safety.floor_rank(fired))
+        prio = priority(rank, pu, pv, days_left(feats, now))
+        return Predictions(pu, pv, model_rank, rank, fired, prio)
+
+    # -- explanations -----------------------------------------------------------------
+    def explain(self, feats: Features, pred: Predictions, k: int = 5) -> list[list[Reason]]:
+        """Top reasons per referral: the urgency class the policy chose, then the most
+        likely viability class."""
+        X = feats.X
+        cu = contributions(self.boosters["urgency"], X, self.num_threads)
+        cv = contributions(self.boosters["viability"], X, self.num_threads)
+        u_cls = 2 - pred.model_rank  # rank 2 (immediate) -> class 0
+        v_cls = pred.p_viability.argmax(axis=1)
+        out = []
+        for i in range(len(X)):
+            row = X.iloc[i]
+            reasons = top_reasons(
+                cu[i, u_cls[i], :-1], row, "urgency", URGENCY_CLASSES[u_cls[i]], k
+            )
+            reasons += top_reasons(
+                cv[i, v_cls[i], :-1], row, "viability", VIABILITY_CLASSES[v_cls[i]], max(1, k // 2)
+            )
+            out.append(reasons)
+        return out
+
+    # -- answers ----------------------------------------------------------------------
+    def score(
+        self, feats: Features, *, now: datetime | None = None, explain: bool = True, top_k: int = 5
+    ) -> list[Score]:
+        pred = self.predict(feats, now)
+        reasons = self.explain(feats, pred, top_k) if explain else [[] for _ in range(len(feats))]
+        return to_scores(feats, pred, reasons, self.version, degraded=False, now=now)
+
+    # -- persistence ------------------------------------------------------------------
+    def save(self, path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        for head, b in self.boosters.items():
+            (path / f"{head}.txt").write_text(b.model_to_string())
+        m = self.manifest.model_copy(
+            update={
+                "calibration": {h: c.as_dict() for h, c in self.calibrators.items()},
+                "policy": self.policy.as_dict(),
+            }
+        )
+        (path / "manifest.json").write_text(m.model_dump_json(indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: Path, version: str = "unregistered", num_threads: int = 1) -> TriageModel:
+        """Load an artefact; raises ``ModelIncompatible`` if it was built for other features."""
+        manifest = Manifest.model_validate(json.loads((path / "manifest.json").read_text()))
+        manifest.check_compatible()
+        boosters = {h: lgb.Booster(model_str=(path / f"{h}.txt").read_text()) for h in HEADS}
+        cal = {
+            h: VectorScaling(tuple(c["w"]), tuple(c["b"])) for h, c in manifest.calibration.items()
+        }
+        return cls(boosters, cal, TierPolicy(**manifest.policy), manifest, version, num_threads)
+
+
+def days_left(feats: Features, now: datetime | None) -> np.ndarray:
+    """Days from ``now`` (default: each referral's receipt) to its retention deadline."""
+    dl = feats.meta["retention_deadline"]
+    ref = pd.Timestamp(now) if now is not None else feats.meta["received_at"]
+    return ((dl - ref).dt.total_seconds() / 86400).to_numpy(dtype=float)
+
+
+def to_scores(
+    feats: Features,
+    pred: Predictions,
+    reasons: list[list[Reason]],
+    version: str,
+    *,
+    degraded: bool,
+    now: datetime | None = None,
+) -> list[Score]:
+    scored_at = now or datetime.now(UTC)
+    raised = pred.rank > pred.model_rank
+    rules = safety.rule_names(pred.fired, raised)
+    meta = feats.meta
+    out = []
+    for i in range(len(feats)):
+        dl = meta["retention_deadline"].iloc[i]
+        out.append(
+            Score(
+                referral_id=meta["referral_id"].iloc[i],
+                priority=float(pred.priority[i]),
+                tier=TIER_BY_RANK[int(pred.rank[i])],
+                urgency={
+                    c: round(float(p), 6)
+                    for c, p in zip(URGENCY_CLASSES, pred.p_urgency[i], strict=True)
+                },
+                viability={
+                    c: round(float(p), 6)
+                    for c, p in zip(VIABILITY_CLASSES, pred.p_viability[i], strict=True)
+                },
+                reasons=reasons[i],
+                safety_rules=rules[i],
+                retention_deadline=None if pd.isna(dl) else dl.to_pydatetime(),
+                model_version=version,
+                scored_at=scored_at,
+                degraded=degraded,
+            )
+        )
+    return out
