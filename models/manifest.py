@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 import platform
 import subprocess
@@ -22,10 +23,8 @@ class ModelIncompatible(RuntimeError):
 def library_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "pydantic"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
     return out
 
 
