@@ -147,7 +147,7 @@ class Identifier(_Model):
 
 
 class IpEvent(_Model):
-    ip: str = Field(min_length=1, max_length=64, description="pseudonymised on ingestion")
+    ip: str = Field(min_length=1, max_length=128, description="pseudonymised on ingestion")
     event: IpEventKind = "unknown"
     at: AwareDatetime | None = None
     possible_proxy: bool | None = None

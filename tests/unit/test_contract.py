@@ -224,3 +224,11 @@ def test_schema_names_the_binding_fields():
         "narrative",
     ):
         assert name in props
+
+
+def test_stored_referral_reloads_as_trusted(pseudonymiser):
+    from features.ingest import load_trusted
+
+    ref = parse_referral(full_doc(), pseudonymiser)
+    again = load_trusted(ref.model_dump(mode="json"))
+    assert again == ref
