@@ -64,6 +64,15 @@ class Staffing(BaseModel):
         return on_duty * 60.0 / self.review_minutes
 
 
+def arrival_rate(arrivals: Any) -> float:
+    """Mean referrals per hour over the window (first to last arrival, at least one hour)."""
+    key = arrival_key(arrivals)
+    if len(key) == 0:
+        raise ValueError("no arrivals")
+    span = (key.max() - key.min()) / (1.0 if key.dtype.kind == "f" else HOUR_NS)
+    return len(key) / max(float(span), 1.0)
+
+
 def default_staffing(
     arrivals: Any,
     utilisation: float = DEFAULT_UTILISATION,
@@ -77,12 +86,7 @@ def default_staffing(
     """
     if not 0 < utilisation <= 1.5:
         raise ValueError("utilisation must be in (0, 1.5]")
-    key = arrival_key(arrivals)
-    if len(key) == 0:
-        raise ValueError("no arrivals to size the staff for")
-    hours = (key - key.min()) / (1.0 if key.dtype.kind == "f" else HOUR_NS)
-    rate = len(hours) / max(float(hours.max()), 1.0)
-    capacity = rate / utilisation
+    capacity = arrival_rate(arrivals) / utilisation
     reviewers = max(1, round(capacity * review_minutes / 60.0))
     return Staffing(reviewers=reviewers, review_minutes=60.0 * reviewers / capacity)
 
@@ -239,9 +243,12 @@ def compare_policies(
         rows[name] = {f"{c}_{s}": v for c, stats in summary.items() for s, v in stats.items()}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "policy"
+    rate = arrival_rate(arrivals)
     table.attrs["staffing"] = {
         **staffing.model_dump(),
         "reviews_per_hour": staffing.reviews_per_hour,
+        "arrivals_per_hour": rate,
+        "utilisation": rate / staffing.reviews_per_hour,
     }
     return table
 
