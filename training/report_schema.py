@@ -15,12 +15,17 @@ import numpy as np
 import pandas as pd
 
 from training.audit import AuditResult
-from training.metrics import DEFAULT_BACKLOG_DAYS, TIE_BREAK, oracle_ratio
+from training.metrics import DEFAULT_BACKLOG_DAYS, TIE_BREAK, k_for_staffing, oracle_ratio
 
 REPORT_SCHEMA_VERSION = 1
 ORACLE_RATIO_CONVENTION = (
     "model/oracle for higher-is-better metrics (AUCs), oracle/model for lower-is-better "
     "(log loss, Brier): 1 = oracle quality, below 1 = worse"
+)
+
+CAPACITY_ASSUMPTION = (
+    "the queue is a backlog of backlog_days of inflow; staff clear one day of inflow per day, "
+    "so at capacity (after one day) they have reached 1/backlog_days of it"
 )
 
 
@@ -65,6 +70,10 @@ def evaluation_report(
             "heads": dict(oracle),
             "ratio": {h: oracle_ratio(heads[h], oracle[h]) for h in heads if h in oracle},
         }
+    n_queue = next((int(c["n"]) for c in capacity.values()), None)
+    at_capacity_k = (
+        None if n_queue is None else k_for_staffing(n_queue, 1.0, n_queue / backlog_days)
+    )
     policies = {str(name): dict(row) for name, row in queue.to_dict(orient="index").items()}
     report = {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -74,8 +83,8 @@ def evaluation_report(
         "capacity": {
             "assumption": {
                 "backlog_days": backlog_days,
-                "reviews_per_day": "queue size / backlog_days",
-                "at_capacity_k": "k after 1 day of reviews = 1 / backlog_days of the queue",
+                "at_capacity_k": at_capacity_k,
+                "description": CAPACITY_ASSUMPTION,
             },
             "tie_break": TIE_BREAK,
             "policies": dict(capacity),

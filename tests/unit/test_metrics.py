@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -192,3 +194,43 @@ def test_evaluation_report_is_plain_json_with_documented_top_level_keys():
     }
     assert report["queue"]["staffing"]["reviewers"] >= 1
     assert set(report["queue"]["policies"]) == {"fifo", "model"}
+
+
+def _keys(obj, out: set[str]) -> set[str]:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.add(k)
+            _keys(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _keys(v, out)
+    return out
+
+
+def test_every_report_key_is_documented():
+    y, received, ids = _queue(500, 12)
+    proba = np.random.default_rng(12).dirichlet((1, 1, 1), size=500)
+    prio = proba[:, 0]
+    hours = poisson_arrivals(500, 20, seed=12)
+    report = evaluation_report(
+        heads={"urgency": head_metrics(y, proba, CLASSES)},
+        oracle={"urgency": head_metrics(y, proba, CLASSES)},
+        capacity={"model": capacity_metrics(y, prio, [100], received_at=received, ids=ids)},
+        queue=compare_policies(hours, y, {"model": prio}, ids=ids),
+        audits=[
+            capacity_audit(
+                y, y, prio, k=100, received_at=received, ids=ids, grouping="source", n_boot=200
+            )
+        ],
+    )
+    doc = (Path(__file__).parents[2] / "docs" / "evaluation.md").read_text()
+    doc = re.sub(r"```.*?```", "", doc, flags=re.S)
+    words = {w for tok in re.findall(r"`([^`]+)`", doc) for w in re.findall(r"\w+", tok)}
+    dynamic = {*CLASSES, "urgency", "model", "top_label"}
+    missing = [
+        k
+        for k in _keys(report, set())
+        if k not in words | dynamic
+        and not any(k == f"{c}_{w}" for c in CLASSES for w in words | {"n"})
+    ]
+    assert not missing, f"keys not in docs/evaluation.md: {sorted(missing)}"
