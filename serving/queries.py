@@ -1,0 +1,191 @@
+"""The store's read side: the review queue, a referral's history, labels, monitoring.
+
+Functions take an open :class:`~sqlalchemy.orm.Session` and return plain records;
+:class:`serving.store.Store` wraps each in a read transaction. "Latest" always means the
+highest id, i.e. the last one recorded, never a client-supplied timestamp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast, get_args
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session
+
+from features.contract import TIERS, Outcome, Referral, Score, Source, Tier
+from features.ingest import Labelled
+from serving.db_models import DecisionRow, ReferralRow, ScoreRow, TokenRow
+from serving.records import (
+    Counts,
+    DecisionRecord,
+    OverrideRate,
+    QueueItem,
+    ReferralRecord,
+    StoredScore,
+    StoreError,
+    referral_of,
+)
+
+MAX_PAGE = 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _latest_scores() -> Any:
+    return (
+        select(ScoreRow.referral_id, func.max(ScoreRow.id).label("score_id"))
+        .group_by(ScoreRow.referral_id)
+        .subquery()
+    )
+
+
+def _last_decisions() -> Any:
+    return (
+        select(DecisionRow.referral_id, func.max(DecisionRow.id).label("decision_id"))
+        .group_by(DecisionRow.referral_id)
+        .subquery()
+    )
+
+
+def _awaiting() -> Select[ReferralRow, ScoreRow]:
+    """Referrals whose latest score has no decision made on it, with that score.
+
+    A decision always refers to the latest score at its time, so "no decision on the
+    latest score" is exactly "no decision since the last (re-)scoring".
+    """
+    latest = _latest_scores()
+    decided = exists().where(DecisionRow.score_id == latest.c.score_id)
+    return (
+        select(ReferralRow, ScoreRow)
+        .join(latest, latest.c.referral_id == ReferralRow.referral_id)
+        .join(ScoreRow, ScoreRow.id == latest.c.score_id)
+        .where(~decided)
+    )
+
+
+def queue(
+    s: Session, limit: int, offset: int, tier: Tier | None, source: Source | None
+) -> list[QueueItem]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise StoreError("limit", f"must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise StoreError("offset", "must not be negative")
+    if tier is not None and tier not in TIERS:
+        raise StoreError("tier", f"must be one of {', '.join(TIERS)}")
+    if source is not None and source not in get_args(Source):
+        raise StoreError("source", "not a known source")
+    stmt = _awaiting()
+    if tier is not None:
+        stmt = stmt.where(ScoreRow.tier == tier)
+    if source is not None:
+        stmt = stmt.where(ReferralRow.source == source)
+    stmt = stmt.order_by(
+        ScoreRow.priority.desc(), ReferralRow.received_at.asc(), ReferralRow.referral_id.asc()
+    )
+    return [
+        QueueItem(
+            referral_id=ref.referral_id,
+            source=ref.source,  # type: ignore[arg-type]
+            received_at=ref.received_at,
+            escalated=ref.escalated,
+            score_id=sc.id,
+            score=Score.model_validate(sc.score),
+        )
+        for ref, sc in s.execute(stmt.limit(limit).offset(offset))
+    ]
+
+
+def referral(s: Session, referral_id: str) -> ReferralRecord | None:
+    row = s.get(ReferralRow, referral_id)
+    if row is None:
+        return None
+    scores = s.scalars(
+        select(ScoreRow).where(ScoreRow.referral_id == referral_id).order_by(ScoreRow.id)
+    )
+    decisions = s.scalars(
+        select(DecisionRow).where(DecisionRow.referral_id == referral_id).order_by(DecisionRow.id)
+    )
+    return ReferralRecord(
+        referral=referral_of(row),
+        first_recorded_at=row.first_recorded_at,
+        scores=[StoredScore.of(r) for r in scores],
+        decisions=[DecisionRecord.of(r) for r in decisions],
+    )
+
+
+def decisions(s: Session, since: datetime | None) -> list[DecisionRecord]:
+    stmt = select(DecisionRow).order_by(DecisionRow.id)
+    if since is not None:
+        stmt = stmt.where(DecisionRow.decided_at >= since)
+    return [DecisionRecord.of(r) for r in s.scalars(stmt)]
+
+
+def confirmed_labels(s: Session) -> list[Labelled]:
+    last = _last_decisions()
+    stmt = (
+        select(ReferralRow, DecisionRow)
+        .join(last, last.c.referral_id == ReferralRow.referral_id)
+        .join(DecisionRow, DecisionRow.id == last.c.decision_id)
+        .order_by(ReferralRow.received_at, ReferralRow.referral_id)
+    )
+    return [
+        Labelled(referral_of(ref), DecisionRecord.of(dec).outcome()) for ref, dec in s.execute(stmt)
+    ]
+
+
+def history_referrals(s: Session) -> Iterator[tuple[Referral, Outcome | None]]:
+    last = _last_decisions()
+    stmt = (
+        select(ReferralRow, DecisionRow)
+        .outerjoin(last, last.c.referral_id == ReferralRow.referral_id)
+        .outerjoin(DecisionRow, DecisionRow.id == last.c.decision_id)
+        .order_by(ReferralRow.received_at, ReferralRow.referral_id)
+        .execution_options(yield_per=500)
+    )
+    for ref, dec in s.execute(stmt):
+        yield referral_of(ref), (DecisionRecord.of(dec).outcome() if dec is not None else None)
+
+
+def override_rates(s: Session, window: timedelta, since: datetime | None) -> list[OverrideRate]:
+    if window <= timedelta(0):
+        raise StoreError("window", "must be positive")
+    stmt = select(DecisionRow.decided_at, ScoreRow.tier, DecisionRow.decision).join(
+        ScoreRow, ScoreRow.id == DecisionRow.score_id
+    )
+    if since is not None:
+        stmt = stmt.where(DecisionRow.decided_at >= since)
+    buckets: dict[tuple[int, Tier], list[int]] = {}
+    for decided_at, tier, decision in s.execute(stmt.execution_options(yield_per=1000)):
+        n = (decided_at - EPOCH) // window
+        tally = buckets.setdefault((n, cast(Tier, tier)), [0, 0])
+        tally[0] += 1
+        tally[1] += decision == "override"
+    return [
+        OverrideRate(
+            start=EPOCH + n * window,
+            end=EPOCH + (n + 1) * window,
+            tier=tier,
+            decisions=d,
+            overrides=o,
+        )
+        for (n, tier), (d, o) in sorted(buckets.items(), key=_bucket_order)
+    ]
+
+
+def _bucket_order(item: tuple[tuple[int, Tier], list[int]]) -> tuple[int, int]:
+    (n, tier), _ = item
+    return n, TIERS.index(tier)
+
+
+def counts(s: Session) -> Counts:
+    def n(stmt: Any) -> int:
+        return int(s.scalar(stmt) or 0)
+
+    return Counts(
+        referrals=n(select(func.count()).select_from(ReferralRow)),
+        scores=n(select(func.count()).select_from(ScoreRow)),
+        decisions=n(select(func.count()).select_from(DecisionRow)),
+        awaiting_review=n(select(func.count()).select_from(_awaiting().subquery())),
+        active_tokens=n(select(func.count()).select_from(TokenRow).where(~TokenRow.revoked)),
+    )

@@ -1,0 +1,171 @@
+"""What the store hands out: frozen pydantic records, and its errors.
+
+Records are plain values (no session attached), so the service can return them as JSON
+(``model_dump(mode="json")``) after the transaction that read them has ended. They may
+hold a reviewer's free-text ``reason``: show it to reviewers, never log it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
+
+from features.contract import Outcome, Referral, Role, Score, Source, Tier, Viability
+from features.ingest import load_trusted
+from serving.db_models import DecisionRow, ReferralRow, ScoreRow, TokenRow
+
+
+class StoreError(Exception):
+    """A request the store refuses. ``field`` names the offending input; no values quoted."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class UnknownReferral(StoreError, LookupError):
+    """The referral was never scored here, so there is nothing to decide on."""
+
+    def __init__(self) -> None:
+        super().__init__("referral_id", "no scored referral with this id in the store")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class DecisionRecord(_Record):
+    """One entry of the decision log, as stored (with its place in the hash chain)."""
+
+    id: int
+    referral_id: str
+    score_id: int
+    reviewer: str
+    decision: Literal["confirm", "override"]
+    tier: Tier
+    viability: Viability
+    reason: str | None
+    model_version: str
+    decided_at: AwareDatetime
+    idempotency_key: str
+    prev_hash: str
+    hash: str
+
+    def outcome(self) -> Outcome:
+        """The training label this decision gives (``contract.md`` §3)."""
+        return Outcome(viability=self.viability, urgency=self.tier, decided_at=self.decided_at)
+
+    @classmethod
+    def of(cls, row: DecisionRow) -> DecisionRecord:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class StoredScore(_Record):
+    """One inference-log entry: the score as answered, and the features it was made from."""
+
+    id: int
+    request_id: str
+    recorded_at: AwareDatetime
+    score: Score
+    features: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: ScoreRow) -> StoredScore:
+        return cls(
+            id=row.id,
+            request_id=row.request_id,
+            recorded_at=row.recorded_at,
+            score=Score.model_validate(row.score),
+            features=row.features,
+        )
+
+
+class ReferralRecord(_Record):
+    """A referral with its whole history here: every score and every decision, oldest first.
+
+    ``referral`` is the stored document: pseudonymised, with ``narrative`` removed and
+    ``escalation_reason`` replaced by a marker (so ``referral.escalated`` still works).
+    """
+
+    referral: Referral
+    first_recorded_at: AwareDatetime
+    scores: list[StoredScore]
+    decisions: list[DecisionRecord]
+
+
+class QueueItem(_Record):
+    """A referral awaiting a decision on its latest score."""
+
+    referral_id: str
+    source: Source
+    received_at: AwareDatetime
+    escalated: bool
+    score_id: int
+    score: Score
+
+
+class ChainCheck(_Record):
+    """The result of verifying the decision log."""
+
+    ok: bool
+    checked: int
+    head_hash: str
+    first_bad_id: int | None = None
+    reason: str | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"OK: {self.checked} decisions, chain intact, head {self.head_hash}"
+        return f"BROKEN at decision {self.first_bad_id}: {self.reason}"
+
+
+class Counts(_Record):
+    """Sizes for health and metrics endpoints."""
+
+    referrals: int
+    scores: int
+    decisions: int
+    awaiting_review: int
+    active_tokens: int
+
+
+class OverrideRate(_Record):
+    """Decisions and overrides in one time window, for the tier the model had given."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    tier: Tier
+    decisions: int
+    overrides: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rate(self) -> float:
+        return self.overrides / self.decisions if self.decisions else 0.0
+
+
+class TokenInfo(_Record):
+    """What may be shown about a token: never the token or its hash."""
+
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked: bool
+
+    @classmethod
+    def of(cls, row: TokenRow) -> TokenInfo:
+        return cls(
+            id=row.id,
+            name=row.name,
+            role=row.role,  # type: ignore[arg-type]
+            created_at=row.created_at,
+            revoked=row.revoked,
+        )
+
+
+def referral_of(row: ReferralRow) -> Referral:
+    return load_trusted(row.document)
