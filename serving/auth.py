@@ -1,0 +1,118 @@
+"""Bearer tokens and the role → permission matrix (``contract.md`` §6).
+
+A token is shown once, when created; only its SHA-256 is stored. Authentication hashes the
+presented token and looks the digest up, so the stored secret is never compared byte by
+byte with attacker input (timing reveals nothing useful: finding a token from its digest's
+prefix is a preimage search). Revoked tokens stop working at once (no cache here).
+
+:data:`PERMISSIONS` is the one table of who may call what; the service and its tests both
+read it. Routes not in it are refused to everyone, admin included, so a new endpoint has
+to be added here before anyone can use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import get_args
+
+from features.contract import Role
+from serving.records import StoreError, TokenInfo
+from serving.store import Store
+
+TOKEN_PREFIX = "trg_"
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+def _roles(*roles: Role) -> frozenset[Role]:
+    return frozenset((*roles, "admin"))
+
+
+#: "METHOD /path-template" → roles allowed; admin is in every entry.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "POST /score": _roles("scorer"),
+    "GET /model": _roles("scorer", "reviewer"),
+    "GET /queue": _roles("reviewer"),
+    "GET /referrals/{id}": _roles("reviewer"),
+    "POST /feedback": _roles("reviewer"),
+    "GET /": _roles("reviewer"),
+    "GET /drift": _roles("reviewer"),
+}
+#: Open to anyone, no token: liveness, readiness and Prometheus scraping.
+PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's id and name (for audit) and its role."""
+
+    token_id: int
+    name: str
+    role: Role
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def create_token(store: Store, role: Role, name: str | None = None) -> str:
+    """Make a token for ``role``; returns it. Show it once: it cannot be recovered."""
+    if role not in ROLES:
+        raise StoreError("role", f"must be one of {', '.join(ROLES)}")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    store.insert_token(name or role, role, hash_token(raw))
+    return raw
+
+
+def authenticate(store: Store, raw: str | None) -> Principal | None:
+    """The principal for a presented token, or None if it is missing, unknown or revoked."""
+    if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 256:
+        return None
+    info: TokenInfo | None = store.find_token(hash_token(raw))
+    if info is None:
+        return None
+    return Principal(token_id=info.id, name=info.name, role=info.role)
+
+
+def bearer(header: str | None) -> str | None:
+    """The token from an ``Authorization: Bearer <token>`` header value, else None."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def revoke_token(store: Store, token_id: int) -> bool:
+    """Revoke by id (see ``triage token list``); False if unknown or already revoked."""
+    return store.revoke_token(token_id)
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    method, _, path = template.partition(" ")
+    parts = re.split(r"\{[^/{}]+\}", path)
+    return re.compile("^" + re.escape(method + " ") + "[^/]+".join(map(re.escape, parts)) + "$")
+
+
+_ROUTES = [(key, _pattern(key)) for key in (*PERMISSIONS, *PUBLIC)]
+
+
+def route_key(method: str, path: str) -> str | None:
+    """The table key a concrete request matches (``GET /referrals/R-1`` → ``GET /referrals/{id}``)."""
+    request = f"{method.upper()} {path.split('?', 1)[0]}"
+    if len(path) > 1:
+        request = request.rstrip("/")
+    return next((key for key, pat in _ROUTES if pat.match(request)), None)
+
+
+def is_allowed(role: Role | None, method: str, path: str) -> bool:
+    """Whether a caller with ``role`` (None: no valid token) may make this request."""
+    key = route_key(method, path)
+    if key is None:
+        return False
+    if key in PUBLIC:
+        return True
+    return role is not None and role in PERMISSIONS[key]
