@@ -30,6 +30,15 @@ FA = {a: i for i, a in enumerate(FILE_ANNOTATIONS)}
 HASH = ("known", "similar", "none", "unchecked")
 CLASSES = ("A1", "A2", "B1", "B2")
 SHARED_IPS = 762 + 4096
+ID_KINDS = (
+    "email",
+    "phone",
+    "screen_name",
+    "display_name",
+    "esp_user_id",
+    "profile_url",
+    "device_id",
+)
 IP_EVENTS = ("login", "registration", "purchase", "upload", "other", "unknown")
 # when no platform is named (tiplines, police) these replace the platform's rates
 _DEFAULT_RATE = {
@@ -183,16 +192,8 @@ def subjects(rng: np.random.Generator, c: Cols) -> Cols:
     n = len(c["t"])
     has, r, sus = c["has_subject"], c["risk"], c["suspect"]
     out: Cols = {}
-    for k in (
-        "email",
-        "phone",
-        "screen_name",
-        "display_name",
-        "esp_user_id",
-        "profile_url",
-        "device_id",
-    ):
-        out[f"id_{k}"] = has & (rng.random(n) < rate(c, k))
+    for kind in ID_KINDS:
+        out[f"id_{kind}"] = has & (rng.random(n) < rate(c, kind))
     # phones come from a small fictional range (+1-NXX-555-01xx, 80,000 numbers): only a
     # share of suspects have one, capped so that no two suspects in a stream share a number
     n_sus = int(sus.max()) + 1 if len(sus) else 0

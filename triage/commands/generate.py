@@ -10,8 +10,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 PROGRESS_FROM = 20_000  # show a progress bar (stderr) from this many referrals
 
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             "received more than 5 minutes from now",
             file=sys.stderr,
         )
-    write_xml = None
+    write_xml: Callable[[Mapping[str, Any], Path], None] | None = None
     if args.format == "xml":
         try:
             from features.xml_export import write_referral_xml as write_xml
