@@ -27,3 +27,46 @@ def settings(triage_home) -> Settings:
 @pytest.fixture(scope="session")
 def pseudonymiser(settings: Settings) -> Pseudonymiser:
     return Pseudonymiser(settings.resolve_pseudonym_key())
+
+
+# -- one small trained model for the whole session ---------------------------------------
+# Synthetic data sized for a 2-core machine: big enough that every class is present in
+# every time window, small enough that the session fixture takes well under a minute.
+from datetime import date  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+SMALL_N, SMALL_DAYS, SMALL_SEED = 24_000, 240, 11
+
+
+@pytest.fixture(scope="session")
+def labelled_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A labelled synthetic stream (JSON Lines, raw fake identifiers, with ``_oracle``)."""
+    from training.synthetic import generate
+    from triage.common import write_jsonl
+
+    path = tmp_path_factory.mktemp("data") / "labelled.jsonl"
+    write_jsonl(path, generate(SMALL_N, SMALL_SEED, date(2023, 1, 1), SMALL_DAYS, labels=True))
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, labelled_file: Path):
+    """A home with a real MLflow store holding one registered model aliased ``champion``.
+
+    Returns ``(settings, model, dataset, split)``.
+    """
+    from models import registry
+    from training.data import load_labelled
+    from training.fit import TrainConfig, fit
+    from training.splits import time_split
+
+    home = tmp_path_factory.mktemp("trained_home")
+    s = Settings(home=home, pseudonym_key="test-key-0123456789abcdef")
+    ds = load_labelled(labelled_file, Pseudonymiser(s.resolve_pseudonym_key()))
+    split = time_split(ds.feats.meta["received_at"], ds.decided_at)
+    model, _ = fit(ds, split, TrainConfig(rounds=200, backtests=0), progress=lambda _m: None)
+    with registry.run(s, "test-fixture") as mlflow:
+        version = registry.register(s, mlflow, model.save(home / "staging" / "model"))
+    registry.set_alias(s, "champion", version)
+    model.version = version
+    return s, model, ds, split

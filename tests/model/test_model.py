@@ -1,0 +1,98 @@
+"""The triage model's behaviour: probabilities, policy, safety floor, explanations, save/load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shap
+
+from features.catalogue import FEATURES
+from models import registry, safety
+from models.degraded import score_rules
+from models.manifest import ModelIncompatible
+from models.triage_model import TriageModel
+
+
+def test_probabilities_are_distributions(trained):
+    _, model, ds, split = trained
+    pu, pv = model.predict_proba(ds.feats.X[split.test])
+    for p in (pu, pv):
+        assert np.all(p >= 0) and np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_explanations_sum_to_raw_score_and_match_shap(trained):
+    _, model, ds, split = trained
+    X = ds.feats.X[split.test].iloc[:200]
+    from models.explain import contributions
+
+    for head in ("urgency", "viability"):
+        c = contributions(model.boosters[head], X)
+        raw = model.margins(X, head)
+        assert np.allclose(c.sum(axis=2), raw, atol=1e-6)
+        sv = shap.TreeExplainer(model.boosters[head]).shap_values(X)
+        sv = np.stack(sv, axis=1) if isinstance(sv, list) else np.moveaxis(sv, 2, 1)
+        assert np.allclose(c[:, :, :-1], sv, atol=1e-6)
+
+
+def test_safety_floor_lifts_and_names_itself(trained):
+    _, model, ds, split = trained
+    feats = ds.feats
+    X = feats.X.copy()
+    X["escalated"] = np.float32(1.0)
+    from features.pipeline import Features
+
+    scores = model.score(Features(X.iloc[:50], feats.meta.iloc[:50], feats.events), explain=False)
+    assert all(s.tier == "immediate" for s in scores)
+    # a policy under which the model alone never says "immediate": only the floor can
+    from models.policy import TierPolicy
+
+    timid = TriageModel(model.boosters, model.calibrators, TierPolicy(1.01, 1.01), model.manifest)
+    lifted = Features(X.iloc[:50], feats.meta.iloc[:50], feats.events)
+    for s in timid.score(lifted, explain=False):
+        assert s.tier == "immediate" and "explicit_escalation" in s.safety_rules
+    for s in timid.score(Features(feats.X.iloc[:50], feats.meta.iloc[:50], feats.events)):
+        assert s.safety_rules or s.tier == "routine"
+
+
+def test_policy_meets_its_recall_on_calibration_window(trained):
+    _, model, ds, split = trained
+    X = ds.feats.X[split.calibrate]
+    pu, _ = model.predict_proba(X)
+    ranks = model.policy.ranks(pu, safety.floor_rank(safety.fired(X)))
+    imm = ds.y_urgency[split.calibrate] == "immediate"
+    assert (ranks[imm] == 2).mean() >= model.policy.recall_immediate - 1e-9
+    assert (ranks == 2).mean() < 1.0  # the tier is not everything
+
+
+def test_save_load_roundtrip_and_incompatible_features_fail(trained, tmp_path):
+    _, model, ds, split = trained
+    path = model.save(tmp_path / "m")
+    again = TriageModel.load(path)
+    X = ds.feats.X.iloc[:100]
+    assert np.allclose(again.predict_proba(X)[0], model.predict_proba(X)[0])
+    m = json.loads((path / "manifest.json").read_text())
+    m["features"] = list(reversed(FEATURES))
+    (path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ModelIncompatible, match="features"):
+        TriageModel.load(path)
+
+
+def test_champion_resolves_to_a_concrete_version(trained):
+    s, model, _, _ = trained
+    loaded = registry.load(s, "champion")
+    assert loaded.version == model.version and loaded.version.isdigit()
+    with pytest.raises(registry.ModelNotFound):
+        registry.load(s, "challenger")
+
+
+def test_scores_are_advisory_and_degraded_rules_work(trained):
+    _, model, ds, _ = trained
+    from features.pipeline import Features
+
+    f = Features(ds.feats.X.iloc[:30], ds.feats.meta.iloc[:30], ds.feats.events)
+    for s in model.score(f):
+        assert s.needs_confirmation is True and not s.degraded and s.reasons
+    for s in score_rules(f):
+        assert s.degraded and s.model_version.startswith("rules")
