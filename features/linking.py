@@ -13,7 +13,6 @@ events are filtered to the keys the batch asks about (a hash join on pseudonyms)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -96,33 +95,137 @@ def events_for(
     return pd.concat(frames, ignore_index=True)
 
 
-@dataclass
-class History:
-    """Pseudonymised events known to the system before the referrals being scored."""
+class _Index:
+    """One family's consolidated events, sorted by (key, time), with prefix sums of the
+    weights and, per event, the latest sighting time up to and including it (per key).
+    ``count_before`` is a hash lookup of the key then a binary search on time."""
 
-    chunks: list[pd.DataFrame] = field(default_factory=list)
+    def __init__(self, ev: pd.DataFrame) -> None:
+        codes, uniq = pd.factorize(ev["key"].to_numpy(object), sort=False)
+        t = ev["t"].to_numpy(NS)
+        order = np.lexsort((t, codes))
+        self.t = t[order]
+        c = codes[order]
+        w = ev[list(WEIGHTS)].to_numpy(np.int64)[order]
+        self.cum = np.vstack([np.zeros((1, w.shape[1]), np.int64), np.cumsum(w, axis=0)])
+        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        ends = np.r_[starts[1:], len(c)]
+        self.slices = {uniq[c[s]]: (int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
+        grp_start = np.repeat(starts, ends - starts)
+        idx = np.where(w[:, 0] > 0, np.arange(len(c)), -1)
+        last = np.maximum.accumulate(idx)
+        self.last_seen = np.where(last >= grp_start, self.t[np.maximum(last, 0)], -1)
+
+    def count_before(self, keys: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cnt = np.zeros((len(keys), self.cum.shape[1]), np.int64)
+        last = np.full(len(keys), -1, dtype=NS)
+        get = self.slices.get
+        for i, (k, q) in enumerate(zip(keys, t, strict=True)):
+            sl = get(k)
+            if sl is None:
+                continue
+            s, e = sl
+            j = s + int(np.searchsorted(self.t[s:e], q, side="left"))
+            if j > s:
+                cnt[i] = self.cum[j] - self.cum[s]
+                last[i] = self.last_seen[j - 1]
+        return cnt, last
+
+
+WEIGHTS = ("seen", "decided", "package", "urgent")
+BUFFER_LIMIT = 20_000
+
+
+class History:
+    """Pseudonymised events known to the system before the referrals being scored.
+
+    Built for a service that scores one referral at a time against years of history:
+    events live in per-family indexes (see ``_Index``) plus a small append buffer that is
+    folded into the indexes when it grows past ``BUFFER_LIMIT`` events, so a lookup costs
+    a few hash probes and binary searches, not a scan of the history.
+    """
+
+    def __init__(self, buffer_limit: int = BUFFER_LIMIT) -> None:
+        self.buffer_limit = buffer_limit
+        self._index: dict[str, _Index] = {}
+        self._base: list[pd.DataFrame] = []
+        self._buffer: list[pd.DataFrame] = []
+        self._n_buffer = 0
+        self._n = 0
 
     @classmethod
     def of(
-        cls, referrals: Sequence[Referral], outcomes: Sequence[Outcome | None] | None = None
+        cls,
+        referrals: Sequence[Referral],
+        outcomes: Sequence[Outcome | None] | None = None,
+        buffer_limit: int = BUFFER_LIMIT,
     ) -> History:
-        return cls([events_for(referrals, outcomes)])
+        h = cls(buffer_limit)
+        h.add_events(events_for(referrals, outcomes))
+        return h
 
     def extend(
         self, referrals: Sequence[Referral], outcomes: Sequence[Outcome | None] | None = None
     ) -> None:
-        self.chunks.append(events_for(referrals, outcomes))
+        self.add_events(events_for(referrals, outcomes))
 
     def add_events(self, events: pd.DataFrame) -> None:
-        self.chunks.append(events)
+        if len(events) == 0:
+            return
+        self._buffer.append(events)
+        self._n_buffer += len(events)
+        self._n += len(events)
+        if self._n_buffer > self.buffer_limit:
+            self._consolidate()
+
+    def _consolidate(self) -> None:
+        self._base = [self.events()]
+        self._buffer, self._n_buffer = [], 0
+        base = self._base[0]
+        fam = base["family"].to_numpy(object)
+        self._index = {f: _Index(base[fam == f]) for f in FAMILIES if (fam == f).any()}
 
     def events(self) -> pd.DataFrame:
-        if len(self.chunks) > 1:
-            self.chunks = [pd.concat(self.chunks, ignore_index=True)]
-        return self.chunks[0] if self.chunks else events_for([], None)
+        """Every event held (for saving); the order carries no meaning."""
+        parts = self._base + self._buffer
+        if not parts:
+            return events_for([], None)
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def count_before(
+        self, family: str, keys: np.ndarray, t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per query (key, t): summed weights of this family's events with the key and
+        time < t, and the latest sighting time before t (-1 if none)."""
+        idx = self._index.get(family)
+        if idx is not None:
+            cnt, last = idx.count_before(keys, t)
+        else:
+            cnt = np.zeros((len(keys), len(WEIGHTS)), np.int64)
+            last = np.full(len(keys), -1, dtype=NS)
+        if self._buffer:
+            buf = (
+                pd.concat(self._buffer, ignore_index=True)
+                if len(self._buffer) > 1
+                else self._buffer[0]
+            )
+            self._buffer = [buf]
+            b = buf[buf["family"].to_numpy(object) == family]
+            if family != "all":
+                b = b[b["key"].isin(set(keys.tolist()))]
+            if len(b):
+                bc, bl = cum_before(
+                    keys,
+                    t,
+                    b["key"].to_numpy(object),
+                    b["t"].to_numpy(NS),
+                    b[list(WEIGHTS)].to_numpy(np.int64),
+                )
+                cnt, last = cnt + bc, np.maximum(last, bl)
+        return cnt, last
 
     def __len__(self) -> int:
-        return sum(len(c) for c in self.chunks)
+        return self._n
 
 
 def cum_before(
@@ -158,6 +261,23 @@ def cum_before(
     return before[q_rows], last_t[q_rows]
 
 
+def _before(
+    fam: str,
+    qk: np.ndarray,
+    qt: np.ndarray,
+    ek: np.ndarray,
+    et: np.ndarray,
+    w: np.ndarray,
+    hist: History | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts before each query time from the batch's own events plus the history's."""
+    cnt, last = cum_before(qk, qt, ek, et, w)
+    if hist is not None:
+        hc, hl = hist.count_before(fam, qk, qt)
+        cnt, last = cnt + hc, np.maximum(last, hl)
+    return cnt, last
+
+
 def _per_referral_max(n: int, pos: np.ndarray, values: np.ndarray, empty: float) -> np.ndarray:
     out = np.full(n, -np.inf)
     np.maximum.at(out, pos, values)
@@ -177,20 +297,18 @@ def linking_features(
         [platform_key(r.incident.platform) for r in referrals],
     )
     keys["all"] = (np.arange(n, dtype=NS), [GLOBAL_KEY] * n)
-    hist = history.events() if history is not None and len(history) else None
+    hist = history if history is not None and len(history) else None
     out: dict[str, np.ndarray] = {}
     day = 86_400 * 10**9
+    fam_col = batch_events["family"].to_numpy(object)
     for fam, (pos, ks) in keys.items():
         qk = np.asarray(ks, dtype=object)
-        ev = batch_events[batch_events["family"].values == fam]
-        if hist is not None:
-            h = hist[hist["family"].values == fam]
-            h = h[h["key"].isin(set(ks))] if fam != "all" else h
-            ev = pd.concat([h, ev], ignore_index=True)
-        w = ev[["seen", "decided", "package", "urgent"]].to_numpy(np.int64)
+        ev = batch_events[fam_col == fam]
+        w = ev[list(WEIGHTS)].to_numpy(np.int64)
         ek, et = ev["key"].to_numpy(object), ev["t"].to_numpy(NS)
         qt = t_recv[pos]
-        cnt, last = cum_before(qk, qt, ek, et, w)
+
+        cnt, last = _before(fam, qk, qt, ek, et, w, hist)
         if fam == "ident":
             out["link_prior_referrals"] = _per_referral_max(n, pos, cnt[:, 0], 0.0)
             last_t = _per_referral_max(n, pos, np.where(last >= 0, last, -np.inf), np.nan)
@@ -200,7 +318,7 @@ def linking_features(
         elif fam in ("ip", "group"):
             out[f"{fam}_prior_referrals"] = _per_referral_max(n, pos, cnt[:, 0], 0.0)
         elif fam == "platform":
-            cnt90, _ = cum_before(qk, qt - 90 * day, ek, et, w[:, :1])
+            cnt90, _ = _before(fam, qk, qt - 90 * day, ek, et, w, hist)
             out["platform_seen"] = (cnt[:, 0] > 0).astype(float)
             out["platform_recent_volume"] = (cnt[:, 0] - cnt90[:, 0]).astype(float)
             out["_plat_decided"], out["_plat_package"], out["_plat_urgent"] = (

@@ -75,14 +75,18 @@ def test_adding_later_referrals_never_changes_earlier_rows(pseudonymiser, events
     pd.testing.assert_frame_equal(full, part)
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.lists(event, min_size=2, max_size=25), st.data())
-def test_history_gives_the_same_rows_as_one_batch(pseudonymiser, events, data):
+@settings(max_examples=30, deadline=None)
+@given(st.lists(event, min_size=3, max_size=25), st.data(), st.sampled_from([0, 3, 10_000]))
+def test_history_gives_the_same_rows_as_one_batch(pseudonymiser, events, data, limit):
+    """Indexed (limit 0), mixed index + buffer (3) and buffer-only histories all agree
+    with featurising the whole stream at once."""
     refs, outs = make(events, pseudonymiser)
-    cut = data.draw(st.integers(1, len(refs) - 1))
-    whole = build_features(refs, outs).X.iloc[cut:].reset_index(drop=True)
-    hist = History.of(refs[:cut], outs[:cut])
-    split = build_features(refs[cut:], outs[cut:], hist).X
+    cut = data.draw(st.integers(1, len(refs) - 2))
+    cut2 = data.draw(st.integers(cut, len(refs) - 1))
+    whole = build_features(refs, outs).X.iloc[cut2:].reset_index(drop=True)
+    hist = History.of(refs[:cut], outs[:cut], buffer_limit=limit)
+    hist.extend(refs[cut:cut2], outs[cut:cut2])
+    split = build_features(refs[cut2:], outs[cut2:], hist).X
     pd.testing.assert_frame_equal(whole, split)
 
 
