@@ -150,6 +150,7 @@ class History:
         self._index: dict[str, _Index] = {}
         self._base: list[pd.DataFrame] = []
         self._buffer: list[pd.DataFrame] = []
+        self._by_key: dict[tuple[str, str], list[tuple[int, int, int, int, int]]] = {}
         self._n_buffer = 0
         self._n = 0
 
@@ -177,10 +178,20 @@ class History:
         self._n += len(events)
         if self._n_buffer > self.buffer_limit:
             self._consolidate()
+            return
+        rows = zip(
+            events["family"].to_numpy(object),
+            events["key"].to_numpy(object),
+            events["t"].to_numpy(NS).tolist(),
+            *(events[c].to_numpy(np.int64).tolist() for c in WEIGHTS),
+            strict=True,
+        )
+        for fam, key, t, *w in rows:
+            self._by_key.setdefault((fam, key), []).append((t, *w))
 
     def _consolidate(self) -> None:
         self._base = [self.events()]
-        self._buffer, self._n_buffer = [], 0
+        self._buffer, self._n_buffer, self._by_key = [], 0, {}
         base = self._base[0]
         fam = base["family"].to_numpy(object)
         self._index = {f: _Index(base[fam == f]) for f in FAMILIES if (fam == f).any()}
@@ -203,23 +214,12 @@ class History:
         else:
             cnt = np.zeros((len(keys), len(WEIGHTS)), np.int64)
             last = np.full(len(keys), -1, dtype=NS)
-        if self._buffer:
-            buf = (
-                pd.concat(self._buffer, ignore_index=True)
-                if len(self._buffer) > 1
-                else self._buffer[0]
-            )
-            self._buffer = [buf]
-            b = buf[buf["family"].to_numpy(object) == family]
-            if family != "all":
-                b = b[b["key"].isin(set(keys.tolist()))]
-            if len(b):
+        if self._by_key:
+            found = [(k, e) for k in set(keys.tolist()) for e in self._by_key.get((family, k), ())]
+            if found:
+                ev = np.array([e for _, e in found], dtype=np.int64)
                 bc, bl = cum_before(
-                    keys,
-                    t,
-                    b["key"].to_numpy(object),
-                    b["t"].to_numpy(NS),
-                    b[list(WEIGHTS)].to_numpy(np.int64),
+                    keys, t, np.array([k for k, _ in found], dtype=object), ev[:, 0], ev[:, 1:]
                 )
                 cnt, last = cnt + bc, np.maximum(last, bl)
         return cnt, last
@@ -332,13 +332,13 @@ def linking_features(
                 cnt[:, 2].astype(float),
                 cnt[:, 3].astype(float),
             )
-    return _smoothed_platform_rates(pd.DataFrame(out))
+    return _smoothed_platform_rates(out)
 
 
 PRIOR_STRENGTH = 50.0
 
 
-def _smoothed_platform_rates(df: pd.DataFrame) -> pd.DataFrame:
+def _smoothed_platform_rates(df: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Platform rates shrunk towards the overall rate known at the time (cold start: the
     overall rate itself). ``PRIOR_STRENGTH`` decisions' worth of weight on the prior."""
     all_n = df.pop("_all_decided")
