@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ FIXTURE_FILES = sorted(FIXTURES.glob("*.xml"))
 
 def load_schema() -> Any:
     if not XSD.exists():
+        if os.environ.get("CI"):  # CI always has ../shared beside the clone: a real failure
+            pytest.fail(f"reference XSD not found at {XSD}")
         pytest.skip(f"reference XSD not found at {XSD}")
     import xmlschema
 
