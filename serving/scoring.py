@@ -1,0 +1,166 @@
+"""The in-process scoring path: validate → features with history → model or rules → store.
+
+One :class:`Scorer` per worker holds the model (or none: degraded), the linking
+:class:`~features.linking.History` and the store. A request's referrals are validated and
+pseudonymised by the contract (:func:`features.ingest.parse_documents`), turned into
+features by the *training* feature function against the history, scored as one
+vectorised batch, recorded in the inference log, and only then added to the history, so
+the history holds exactly what the store holds (plus the training history).
+
+Requests are scored one at a time (a lock): the history is a point-in-time record, and
+two requests interleaving their reads and writes of it would each miss the other. Within
+a request the work is vectorised, so a batch costs far less per referral than singles.
+
+If the model raises on a request, the safety rules score that request instead
+(``degraded: true``): a valid referral is never refused because of the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.contract import Outcome, Referral, Score
+from features.ingest import Rejected, parse_documents
+from features.linking import EVENT_COLUMNS, History, events_for
+from features.pipeline import Features, build_features
+from features.pseudonyms import Pseudonymiser
+from models.degraded import RULES_VERSION, score_rules
+from serving import logs
+from serving.store import Store
+
+_HISTORY_CHUNK = 5000
+
+
+@dataclass
+class Answer:
+    """What one scoring request produced: scores in input order (good documents only), the
+    rejected documents with every problem, and why the rules answered, if they did."""
+
+    request_id: str
+    scores: list[Score] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    degraded_reason: str | None = None
+
+
+class Scorer:
+    """Scores referrals against a growing history and records every score.
+
+    ``model`` is a :class:`~models.triage_model.TriageModel` or None (degraded mode).
+    Thread-safe: requests are serialised on an internal lock.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        pseudonymiser: Pseudonymiser,
+        model: Any | None,
+        history: History | None = None,
+        seen: set[str] | None = None,
+    ) -> None:
+        self.store = store
+        self.pseudonymiser = pseudonymiser
+        self.model = model
+        self.history = history or History()
+        self._seen: set[str] = seen if seen is not None else set()
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        """The concrete model version answering (``rules-…`` when there is no model)."""
+        return str(self.model.version) if self.model is not None else RULES_VERSION
+
+    @property
+    def degraded(self) -> bool:
+        return self.model is None
+
+    def score(self, docs: Sequence[Any], request_id: str) -> Answer:
+        """Validate, score and record ``docs`` (raw JSON values); returns once committed.
+
+        Raises only if the store cannot record the scores (nothing is then answered, and
+        nothing was added to the history, so the client's retry is clean).
+        """
+        batch = parse_documents(docs, self.pseudonymiser)
+        answer = Answer(request_id, rejected=batch.rejected)
+        refs = batch.referrals
+        if not refs:
+            return answer
+        with self._lock:
+            feats = build_features(refs, None, self.history)
+            answer.scores, answer.degraded_reason = self._predict(feats, request_id)
+            rows = feats.X.to_dict(orient="records")
+            self.store.record_scores(list(zip(refs, answer.scores, rows, strict=True)), request_id)
+            self._remember(refs, feats)
+        return answer
+
+    def _predict(self, feats: Features, request_id: str) -> tuple[list[Score], str | None]:
+        if self.model is None:
+            return score_rules(feats), "no_model"
+        try:
+            return self.model.score(feats), None
+        except Exception as e:  # any model failure: the rules answer instead
+            logs.event(
+                "model_failed",
+                logging.ERROR,
+                request_id=request_id,
+                error_type=type(e).__name__,
+                referrals=len(feats),
+            )
+            return score_rules(feats), "model_error"
+
+    def _remember(self, refs: Sequence[Referral], feats: Features) -> None:
+        """Add the request's sightings to the history; a re-scored referral is not re-added
+        (it would count as its own earlier sighting for later referrals)."""
+        new = [r for r in refs if r.referral_id not in self._seen]
+        if len(new) == len(refs):
+            self.history.add_events(feats.events)
+        elif new:
+            self.history.extend(new)
+        self._seen.update(r.referral_id for r in new)
+
+    def add_decision(self, referral: Referral, outcome: Outcome) -> None:
+        """A reviewer's decision becomes known from its ``decided_at`` on (later referrals
+        with the same keys see it); the referral's own sighting is already in the history."""
+        ev = events_for([referral], [outcome])
+        with self._lock:
+            self.history.add_events(ev[ev["decided"] == 1].reset_index(drop=True))
+
+
+def load_history(events_file: Path, store: Store) -> tuple[History, set[str]]:
+    """The training history (if ``triage train`` wrote one) plus every stored referral with
+    its latest decision. An unreadable events file is logged and skipped, not fatal."""
+    history = History()
+    if events_file.exists():
+        try:
+            ev = pd.read_parquet(events_file)
+            missing = set(EVENT_COLUMNS) - set(ev.columns)
+            if missing:
+                raise ValueError(f"missing columns {sorted(missing)}")
+            history.add_events(ev[list(EVENT_COLUMNS)])
+        except Exception as e:  # a bad file must not stop the service
+            logs.event("history_file_skipped", logging.WARNING, error_type=type(e).__name__)
+    seen: set[str] = set()
+    for chunk in _chunks(store.history_referrals(), _HISTORY_CHUNK):
+        refs = [r for r, _ in chunk]
+        history.extend(refs, [o for _, o in chunk])
+        seen.update(r.referral_id for r in refs)
+    return history, seen
+
+
+def _chunks(
+    items: Iterable[tuple[Referral, Outcome | None]], n: int
+) -> Iterable[list[tuple[Referral, Outcome | None]]]:
+    chunk: list[tuple[Referral, Outcome | None]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
