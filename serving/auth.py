@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "POST /feedback": _roles("reviewer"),
     "GET /": _roles("reviewer"),
     "GET /drift": _roles("reviewer"),
+    "GET /docs.json": _roles("scorer", "reviewer"),  # the service's OpenAPI document
 }
 #: Open to anyone, no token: liveness, readiness and Prometheus scraping.
 PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})

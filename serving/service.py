@@ -1,0 +1,66 @@
+"""The scoring service: one BentoML 1.4 service (``@bentoml.service``) for ``contract.md`` §6.
+
+``bentoml serve serving.service:TriageService`` (or ``triage serve``) starts it. The routes
+are a FastAPI app (:mod:`serving.api`) mounted on the service, because the contract needs
+GET routes with path and query parameters and its own error shape, which ``@bentoml.api``
+(POST only, BentoML's error format) cannot give; BentoML still provides the server,
+worker management, the request timeout, ``/metrics`` and the OpenAPI document at
+``/docs.json``, which includes the mounted routes. Everything passes
+:class:`serving.app_auth.GatewayMiddleware` first (auth, body limit, probes).
+
+One worker: the embedded store is SQLite, and the linking history grows in the worker's
+memory (several workers would each see only their own share of new referrals). LightGBM
+runs with one thread. No adaptive batching: every request is scored as one vectorised
+batch already, and merging concurrent requests would mix their validation answers and
+their point-in-time order for a gain that two cores do not have room for (``bench/serve.py``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import bentoml
+
+from features.config import Settings
+from serving.api import app
+from serving.app_auth import GatewayMiddleware
+from serving.runtime import CURRENT, Runtime, start
+
+#: Seconds before a request is answered 504 (BentoML's traffic timeout). A full batch of
+#: 1,000 referrals with explanations takes a few seconds on two cores.
+REQUEST_TIMEOUT_S = 60
+#: Requests in flight per worker before BentoML answers 429 (probes are exempt).
+MAX_CONCURRENCY = 64
+
+
+@bentoml.service(
+    name="referral_triage",
+    workers=1,
+    threads=1,
+    traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": MAX_CONCURRENCY},
+    # BentoML's access log records client addresses: our gateway logs requests instead.
+    logging={"access": {"enabled": False}},
+    metrics={"enabled": True},
+)
+@bentoml.asgi_app(app, path="/")
+class TriageService:
+    """Advisory triage of referrals; every answer names the model version that made it."""
+
+    def __init__(self) -> None:
+        self.runtime: Runtime = start(Settings())
+        CURRENT.current = self.runtime
+
+    def __metrics__(self, content: str) -> str:
+        """BentoML's metrics; ours are among them when prometheus_client runs in
+        multiprocess mode (always under ``bentoml serve``), else appended here."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return content
+        return content + self.runtime.metrics.render()
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        CURRENT.current = None
+        self.runtime.close()
+
+
+TriageService.add_asgi_middleware(GatewayMiddleware, ref=CURRENT)  # type: ignore[attr-defined]
