@@ -94,7 +94,7 @@ class Scorer:
         with self._lock:
             feats = build_features(refs, None, self.history)
             answer.scores, answer.degraded_reason = self._predict(feats, request_id)
-            rows = feats.X.to_dict(orient="records")
+            rows = feature_rows(feats.X)
             self.store.record_scores(list(zip(refs, answer.scores, rows, strict=True)), request_id)
             self._remember(refs, feats)
         return answer
@@ -130,6 +130,13 @@ class Scorer:
         ev = events_for([referral], [outcome])
         with self._lock:
             self.history.add_events(ev[ev["decided"] == 1].reset_index(drop=True))
+
+
+def feature_rows(X: pd.DataFrame) -> list[dict[str, Any]]:
+    """The model inputs, one dict per referral, for the inference log. Through one object
+    array: ``DataFrame.to_dict("records")`` walks rows and cost more than the model did."""
+    columns = [str(c) for c in X.columns]
+    return [dict(zip(columns, row, strict=True)) for row in X.to_numpy(dtype=object).tolist()]
 
 
 def load_history(events_file: Path, store: Store) -> tuple[History, set[str]]:
