@@ -9,25 +9,17 @@ victims, live streaming and access to children likelier - but never certain).
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 
+from features.contract import FileAnnotation, HashMatch
 from training.synthetic.population import platforms
 from training.synthetic.story import ENTICEMENT, PROXY, Cols, pick, sigmoid
 
-FILE_ANNOTATIONS = (
-    "anime_virtual",
-    "potential_meme",
-    "viral",
-    "possible_self_production",
-    "physical_harm",
-    "violence_gore",
-    "bestiality",
-    "live_streaming",
-    "infant",
-    "generative_ai",
-)
+FILE_ANNOTATIONS = get_args(FileAnnotation)  # the contract's order
 FA = {a: i for i, a in enumerate(FILE_ANNOTATIONS)}
-HASH = ("known", "similar", "none", "unchecked")
+HASH = get_args(HashMatch)
 CLASSES = ("A1", "A2", "B1", "B2")
 SHARED_IPS = 762 + 4096
 ID_KINDS = (

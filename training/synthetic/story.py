@@ -12,35 +12,19 @@ observable into the outcome probabilities.
 from __future__ import annotations
 
 from datetime import date
+from typing import get_args
 
 import numpy as np
 
+from features.contract import IncidentType, Source
 from training.synthetic import population as pop
 from training.synthetic import scenarios as sc
 
 Cols = dict[str, np.ndarray]
 
-SOURCES = (
-    "ncmec",
-    "cybertip",
-    "industry",
-    "domestic_police",
-    "foreign_police",
-    "rcmp_division",
-    "public",
-    "other",
-)
+SOURCES = get_args(Source)  # the contract's order: SOURCE_P follows it
 SOURCE_P = np.array([0.80, 0.06, 0.07, 0.025, 0.02, 0.015, 0.007, 0.003])
-TYPES = (
-    "csam",
-    "trafficking",
-    "sex_tourism",
-    "molestation",
-    "misleading_domain",
-    "misleading_content",
-    "online_enticement",
-    "unsolicited_material",
-)
+TYPES = get_args(IncidentType)
 # incident-type mix by source group: platforms, public tiplines, police
 TYPE_P = {
     "platform": np.array([0.862, 0.006, 0.004, 0.008, 0.008, 0.014, 0.072, 0.026]),
