@@ -191,9 +191,15 @@ def _row(ref: Referral) -> dict[str, object]:
     return row
 
 
+def rows(referrals: Sequence[Referral]) -> list[dict[str, object]]:
+    """The facts of each referral as a plain dict (what :func:`flatten` tabulates); the
+    pipeline reads these directly rather than paying for a frame it would take apart."""
+    return [_row(r) for r in referrals]
+
+
 def flatten(referrals: Sequence[Referral]) -> pd.DataFrame:
     """One row of report-level facts per referral, in input order."""
-    return pd.DataFrame.from_records([_row(r) for r in referrals])
+    return pd.DataFrame.from_records(rows(referrals))
 
 
 def link_keys(referrals: Sequence[Referral]) -> dict[str, tuple[np.ndarray, list[str]]]:

@@ -22,8 +22,10 @@ from features.flatten import link_keys
 
 NS = np.int64
 EVENT_COLUMNS = ("family", "key", "t", "seen", "decided", "package", "urgent")
+WEIGHTS = ("seen", "decided", "package", "urgent")
 FAMILIES = ("ident", "ip", "group", "platform", "all")
 GLOBAL_KEY = "*"
+PLATFORM_WINDOW_NS = 90 * 86_400 * 10**9  # platform_recent_volume looks this far back
 
 
 def platform_key(name: str | None) -> str:
@@ -47,52 +49,47 @@ def events_for(
     )
     keys["all"] = (np.arange(n, dtype=NS), [GLOBAL_KEY] * n)
     dec_t = np.full(n, -1, dtype=NS)
-    pkg = np.zeros(n, dtype=np.int8)
-    urg = np.zeros(n, dtype=np.int8)
+    pkg = np.zeros(n, dtype=np.int64)
+    urg = np.zeros(n, dtype=np.int64)
     if outcomes is not None:
         for i, o in enumerate(outcomes):
             if o is not None:
                 dec_t[i] = int(o.decided_at.timestamp() * 1e9)
                 pkg[i] = o.viability == "package"
                 urg[i] = o.urgency != "routine"
-    frames = []
+    fams: list[np.ndarray] = []
+    cols: dict[str, list[np.ndarray]] = {"key": [], "t": [], "w": []}
     for fam, (pos, ks) in keys.items():
         if len(pos) == 0:
             continue
         k = np.asarray(ks, dtype=object)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "family": fam,
-                    "key": k,
-                    "t": t_recv[pos],
-                    "seen": 1,
-                    "decided": 0,
-                    "package": 0,
-                    "urgent": 0,
-                }
-            )
-        )
+        w = np.zeros((len(pos), len(WEIGHTS)), dtype=np.int64)
+        w[:, 0] = 1
+        fams.append(np.full(len(pos), fam, dtype=object))
+        cols["key"].append(k)
+        cols["t"].append(t_recv[pos])
+        cols["w"].append(w)
         d = dec_t[pos] >= 0
         if d.any():
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "family": fam,
-                        "key": k[d],
-                        "t": dec_t[pos][d],
-                        "seen": 0,
-                        "decided": 1,
-                        "package": pkg[pos][d],
-                        "urgent": urg[pos][d],
-                    }
-                )
-            )
-    if not frames:
+            w = np.zeros((int(d.sum()), len(WEIGHTS)), dtype=np.int64)
+            w[:, 1], w[:, 2], w[:, 3] = 1, pkg[pos][d], urg[pos][d]
+            fams.append(np.full(len(w), fam, dtype=object))
+            cols["key"].append(k[d])
+            cols["t"].append(dec_t[pos][d])
+            cols["w"].append(w)
+    if not fams:
         return pd.DataFrame(
             {c: pd.Series(dtype=object if c in ("family", "key") else NS) for c in EVENT_COLUMNS}
         )
-    return pd.concat(frames, ignore_index=True)
+    w = np.concatenate(cols["w"])
+    return pd.DataFrame(
+        {
+            "family": np.concatenate(fams),
+            "key": np.concatenate(cols["key"]),
+            "t": np.concatenate(cols["t"]),
+            **{name: w[:, j] for j, name in enumerate(WEIGHTS)},
+        }
+    )
 
 
 class _Index:
@@ -132,7 +129,6 @@ class _Index:
         return cnt, last
 
 
-WEIGHTS = ("seen", "decided", "package", "urgent")
 BUFFER_LIMIT = 20_000
 
 
@@ -301,11 +297,12 @@ def linking_features(
     out: dict[str, np.ndarray] = {}
     day = 86_400 * 10**9
     fam_col = batch_events["family"].to_numpy(object)
+    key_col, t_col = batch_events["key"].to_numpy(object), batch_events["t"].to_numpy(NS)
+    w_col = np.column_stack([batch_events[c].to_numpy(np.int64) for c in WEIGHTS])
     for fam, (pos, ks) in keys.items():
         qk = np.asarray(ks, dtype=object)
-        ev = batch_events[fam_col == fam]
-        w = ev[list(WEIGHTS)].to_numpy(np.int64)
-        ek, et = ev["key"].to_numpy(object), ev["t"].to_numpy(NS)
+        m = fam_col == fam
+        w, ek, et = w_col[m], key_col[m], t_col[m]
         qt = t_recv[pos]
 
         cnt, last = _before(fam, qk, qt, ek, et, w, hist)
@@ -318,7 +315,7 @@ def linking_features(
         elif fam in ("ip", "group"):
             out[f"{fam}_prior_referrals"] = _per_referral_max(n, pos, cnt[:, 0], 0.0)
         elif fam == "platform":
-            cnt90, _ = _before(fam, qk, qt - 90 * day, ek, et, w, hist)
+            cnt90, _ = _before(fam, qk, qt - PLATFORM_WINDOW_NS, ek, et, w, hist)
             out["platform_seen"] = (cnt[:, 0] > 0).astype(float)
             out["platform_recent_volume"] = (cnt[:, 0] - cnt90[:, 0]).astype(float)
             out["_plat_decided"], out["_plat_package"], out["_plat_urgent"] = (

@@ -19,9 +19,9 @@ import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Reason, Score
 from features.pipeline import Features
-from models import safety
+from models import safety, treeshap
 from models.calibration import VectorScaling
-from models.explain import contributions, top_reasons
+from models.explain import explain_rows, feature_matrix
 from models.manifest import Manifest
 from models.policy import TIER_BY_RANK, TierPolicy
 from models.priority import priority
@@ -58,23 +58,35 @@ class TriageModel:
         self.manifest = manifest
         self.version = version
         self.num_threads = num_threads
+        self._forests: dict[str, treeshap.Forest] = {}
 
     # -- prediction -------------------------------------------------------------------
-    def margins(self, X: pd.DataFrame, head: str) -> np.ndarray:
+    def matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """``X`` as the float64 matrix both heads predict on (built once per batch)."""
+        if isinstance(X, np.ndarray):
+            return X
+        return feature_matrix(X, self.boosters["urgency"].pandas_categorical)
+
+    def margins(self, X: pd.DataFrame | np.ndarray, head: str) -> np.ndarray:
         return np.asarray(
-            self.boosters[head].predict(X, raw_score=True, num_threads=self.num_threads)
+            self.boosters[head].predict(
+                self.matrix(X), raw_score=True, num_threads=self.num_threads
+            )
         )
 
-    def predict_proba(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated (n, 3) probabilities for urgency and viability, contract class order."""
+        M = self.matrix(X)
         return (
-            self.calibrators["urgency"](self.margins(X, "urgency")),
-            self.calibrators["viability"](self.margins(X, "viability")),
+            self.calibrators["urgency"](self.margins(M, "urgency")),
+            self.calibrators["viability"](self.margins(M, "viability")),
         )
 
-    def predict(self, feats: Features, now: datetime | None = None) -> Predictions:
+    def predict(
+        self, feats: Features, now: datetime | None = None, matrix: np.ndarray | None = None
+    ) -> Predictions:
         X = feats.X
-        pu, pv = self.predict_proba(X)
+        pu, pv = self.predict_proba(matrix if matrix is not None else X)
         fired = safety.fired(X)
         model_rank = self.policy.ranks(pu)
         rank = np.maximum(model_rank, safety.floor_rank(fired))
@@ -82,32 +94,40 @@ class TriageModel:
         return Predictions(pu, pv, model_rank, rank, fired, prio)
 
     # -- explanations -----------------------------------------------------------------
-    def explain(self, feats: Features, pred: Predictions, k: int = 5) -> list[list[Reason]]:
+    def forest(self, head: str) -> treeshap.Forest:
+        """The head's trees prepared for TreeSHAP, built once per loaded model version."""
+        if head not in self._forests:
+            self._forests[head] = treeshap.prepare(self.boosters[head])
+        return self._forests[head]
+
+    def explain(
+        self,
+        feats: Features,
+        pred: Predictions,
+        k: int = 5,
+        matrix: np.ndarray | None = None,
+    ) -> list[list[Reason]]:
         """Top reasons per referral: the urgency class the policy chose, then the most
-        likely viability class."""
-        X = feats.X
-        cu = contributions(self.boosters["urgency"], X, self.num_threads)
-        cv = contributions(self.boosters["viability"], X, self.num_threads)
-        u_cls = 2 - pred.model_rank  # rank 2 (immediate) -> class 0
-        v_cls = pred.p_viability.argmax(axis=1)
-        out = []
-        for i in range(len(X)):
-            row = X.iloc[i]
-            reasons = top_reasons(
-                cu[i, u_cls[i], :-1], row, "urgency", URGENCY_CLASSES[u_cls[i]], k
-            )
-            reasons += top_reasons(
-                cv[i, v_cls[i], :-1], row, "viability", VIABILITY_CLASSES[v_cls[i]], max(1, k // 2)
-            )
-            out.append(reasons)
-        return out
+        likely viability class. Only those two classes are explained (not all six)."""
+        M = matrix if matrix is not None else self.matrix(feats.X)
+        shown = {
+            "urgency": (2 - pred.model_rank, URGENCY_CLASSES, k),  # rank 2 -> class 0
+            "viability": (pred.p_viability.argmax(axis=1), VIABILITY_CLASSES, max(1, k // 2)),
+        }
+        forests = {h: self.forest(h) for h in shown}
+        return explain_rows(forests, feats.X, M, shown)
 
     # -- answers ----------------------------------------------------------------------
     def score(
         self, feats: Features, *, now: datetime | None = None, explain: bool = True, top_k: int = 5
     ) -> list[Score]:
-        pred = self.predict(feats, now)
-        reasons = self.explain(feats, pred, top_k) if explain else [[] for _ in range(len(feats))]
+        M = self.matrix(feats.X)
+        pred = self.predict(feats, now, matrix=M)
+        reasons = (
+            self.explain(feats, pred, top_k, matrix=M)
+            if explain
+            else [[] for _ in range(len(feats))]
+        )
         return to_scores(feats, pred, reasons, self.version, degraded=False, now=now)
 
     # -- persistence ------------------------------------------------------------------
@@ -138,9 +158,13 @@ class TriageModel:
 
 def days_left(feats: Features, now: datetime | None) -> np.ndarray:
     """Days from ``now`` (default: each referral's receipt) to its retention deadline."""
-    dl = feats.meta["retention_deadline"]
-    ref = pd.Timestamp(now) if now is not None else feats.meta["received_at"]
-    return ((dl - ref).dt.total_seconds() / 86400).to_numpy(dtype=float)
+    dl = feats.meta["retention_deadline"].to_numpy(dtype="M8[ns]").view(np.int64)
+    if now is not None:
+        ref: np.ndarray | int = pd.Timestamp(now).as_unit("ns").value
+    else:
+        ref = feats.meta["received_at"].to_numpy(dtype="M8[ns]").view(np.int64)
+    days = (dl - ref) / 1e9 / 86400  # what Series.dt.total_seconds() / 86400 computes
+    return np.where(dl == np.iinfo(np.int64).min, np.nan, days)
 
 
 def to_scores(
