@@ -91,6 +91,7 @@ def queue(
             escalated=ref.escalated,
             score_id=sc.id,
             score=Score.model_validate(sc.score),
+            incident_type=(ref.document.get("incident") or {}).get("type"),
         )
         for ref, sc in s.execute(stmt.limit(limit).offset(offset))
     ]

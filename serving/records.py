@@ -12,7 +12,16 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
 
-from features.contract import Outcome, Referral, Role, Score, Source, Tier, Viability
+from features.contract import (
+    IncidentType,
+    Outcome,
+    Referral,
+    Role,
+    Score,
+    Source,
+    Tier,
+    Viability,
+)
 from features.ingest import load_trusted
 from serving.db_models import DecisionRow, ReferralRow, ScoreRow, TokenRow
 
@@ -105,6 +114,8 @@ class QueueItem(_Record):
     escalated: bool
     score_id: int
     score: Score
+    #: So a reviewer can scan the queue by kind of incident without opening each referral.
+    incident_type: IncidentType | None = None
 
 
 class ChainCheck(_Record):
