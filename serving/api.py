@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from features.contract import Feedback, Referral, Score, Source, Tier
 from features.ingest import problems_from
-from serving import logs
+from serving import logs, web_routes
 from serving.http_io import ApiError, install, read_json
 from serving.queries import MAX_PAGE
 from serving.records import ReferralRecord, UnknownReferral
@@ -53,6 +53,7 @@ app = FastAPI(
     openapi_url=None,  # published once, by BentoML, at /docs.json
 )
 install(app)
+app.include_router(web_routes.router)  # the reviewer page at /
 
 
 def runtime() -> Runtime:

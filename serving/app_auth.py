@@ -3,10 +3,11 @@ request ids, latency metrics and one structured log line per request.
 
 It wraps every route, BentoML's own included, so nothing is reachable without passing
 :data:`serving.auth.PERMISSIONS`: 401 without a valid token, 403 with the wrong role.
-Health, readiness and metrics are open (:data:`serving.auth.PUBLIC`). ``/healthz`` and
-``/readyz`` are answered here, as JSON that says whether the service is degraded and which
-model version answers (BentoML's own probes only say "up"). Every response carries
-``X-Request-ID`` and ``X-Model-Version``.
+Health, readiness, metrics and the reviewer page's static files are open
+(:data:`serving.auth.PUBLIC`); the data the page shows comes from API calls with a token.
+``/healthz`` and ``/readyz`` are answered here, as JSON that says whether the service is
+degraded and which model version answers (BentoML's own probes only say "up"). Every
+response carries ``X-Request-ID`` and ``X-Model-Version``.
 
 The request body is capped (:data:`MAX_BODY`) before any route reads it: a declared
 ``Content-Length`` over the cap is refused at once, and a streamed body is cut off as soon

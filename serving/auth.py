@@ -37,12 +37,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "GET /queue": _roles("reviewer"),
     "GET /referrals/{id}": _roles("reviewer"),
     "POST /feedback": _roles("reviewer"),
-    "GET /": _roles("reviewer"),
     "GET /drift": _roles("reviewer"),
     "GET /docs.json": _roles("scorer", "reviewer"),  # the service's OpenAPI document
 }
-#: Open to anyone, no token: liveness, readiness and Prometheus scraping.
-PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})
+#: The reviewer page's static files (:mod:`serving.web_routes`). Open because a browser
+#: cannot send a bearer token with a page load: the reviewer types the token into the page,
+#: which sends it with every API call. The files hold no data.
+PAGE: frozenset[str] = frozenset({"GET /", "GET /web/app.js", "GET /web/app.css"})
+#: Open to anyone, no token: liveness, readiness, Prometheus scraping and the page's files.
+PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"}) | PAGE
 
 
 @dataclass(frozen=True)
