@@ -11,7 +11,7 @@ export BENTOML_DO_NOT_TRACK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format typecheck lock bench clean
+.PHONY: help venv run test browser lint format typecheck lock bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -28,8 +28,18 @@ venv: $(STAMP) ## create or update the virtual environment (.venv) from the lock
 run: $(STAMP) ## the main job on the embedded synthetic data
 	$(VENV)/bin/triage demo
 
-test: $(STAMP) ## the test suite
+test: $(STAMP) browser ## the test suite
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+browser: ## Debian's Chromium for the browser tests (installed when missing, if run as root)
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "note: chromium is missing, so tests/e2e will skip (fail under CI=true):" \
+	      "sudo apt-get install chromium"; \
+	  fi; \
+	fi
 
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .

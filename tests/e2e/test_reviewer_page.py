@@ -1,0 +1,246 @@
+"""The reviewer page in headless Chromium against a real server (``conftest.py``).
+
+Tests share one seeded server and run in file order: the screenshots are taken before
+any decision changes the queue, and the markup referral is examined before the override
+test may decide it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from e2e_support import MARKUP_PLATFORM, MARKUP_PRIORITY, recent
+from playwright.sync_api import Page, expect
+from service_support import KEY, variant
+
+from features.pseudonyms import Pseudonymiser
+from serving.store import Store
+from serving.web_routes import CSP
+
+pytestmark = pytest.mark.timeout(300)
+
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+REVIEWER = "Reviewer Ada (badge 4471)"
+
+
+def shoot(page: Page, path: Path) -> None:
+    """A screenshot reduced to 64 colours (a third of the bytes; the page is flat colours)."""
+    from PIL import Image
+
+    page.screenshot(path=str(path))
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(64, Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
+
+
+def sign_in(page: Page, server, token: str | None = None, name: str = REVIEWER) -> None:
+    page.goto(server.url + "/")
+    page.fill("#reviewer-name", name)
+    page.fill("#token", token or server.tokens["reviewer"])
+    page.click("#signin-button")
+
+
+def signed_in(page: Page, server) -> None:
+    sign_in(page, server)
+    expect(page.locator("#queue-body tr").first).to_be_visible()
+
+
+def row(page: Page, referral_id: str):
+    return page.locator(f'#queue-body tr[data-referral-id="{referral_id}"]')
+
+
+def queue(server, **params) -> list[dict]:
+    with server.client("reviewer") as c:
+        return c.get("/queue", params={"limit": 1000, **params}).json()["items"]
+
+
+def test_the_page_loads_without_a_token_and_the_api_still_needs_one(page, site):
+    server, _ = site
+    for path in ("/", "/web/app.js", "/web/app.css"):
+        r = httpx.get(server.url + path)
+        assert r.status_code == 200, path
+        assert r.headers["content-security-policy"] == CSP
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+    for path in ("/queue", "/drift", "/referrals/x"):
+        assert httpx.get(server.url + path).status_code == 401, path
+    response = page.goto(server.url + "/")
+    assert response is not None and response.status == 200
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#work")).to_be_hidden()
+
+
+def test_a_wrong_token_is_refused(page, site):
+    server, _ = site
+    sign_in(page, server, token="trg_not-a-real-token")
+    expect(page.locator("#signin-error")).to_contain_text("refused this token")
+    expect(page.locator("#work")).to_be_hidden()
+    assert page.locator("#queue-body tr").count() == 0
+    assert page.evaluate("sessionStorage.getItem('triage.token')") is None
+    sign_in(page, server, token=server.tokens["scorer"])
+    expect(page.locator("#signin-error")).to_contain_text("may not review")
+    expect(page.locator("#work")).to_be_hidden()
+
+
+def test_queue_and_referral_screenshots(page, site, tmp_path):
+    """Screenshots for ``docs/``: written there with ``TRIAGE_SCREENSHOTS=1``, else to a
+    temporary folder (so the path is exercised on every run)."""
+    server, markup_id = site
+    out = SCREENSHOTS if os.environ.get("TRIAGE_SCREENSHOTS") == "1" else tmp_path
+    out.mkdir(parents=True, exist_ok=True)
+    signed_in(page, server)
+    expected = [i["referral_id"] for i in queue(server)]
+    shown = page.locator("#queue-body tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.referralId)"
+    )
+    assert shown == expected, "the page keeps the service's order: highest priority first"
+    expect(page.locator("#queue-body td.left.short").first).to_be_visible()
+    shoot(page, out / "queue.png")
+    first = next(i for i in expected if i != markup_id)
+    row(page, first).click()
+    expect(page.locator("#detail-id")).to_have_text(first)
+    expect(page.locator("#detail-chart rect").first).to_be_visible()
+    page.set_viewport_size({"width": 1400, "height": 1500})  # down to the chart
+    shoot(page, out / "referral.png")
+    assert (out / "referral.png").stat().st_size > 10_000
+    assert page.problems == [], "no CSP violation or script error"
+
+
+def test_markup_in_a_referral_is_shown_as_text(page, site):
+    server, markup_id = site
+    signed_in(page, server)
+    row(page, markup_id).click()
+    detail = page.locator("#detail")
+    expect(page.locator("#detail-id")).to_have_text(markup_id)
+    expect(detail).to_contain_text(MARKUP_PLATFORM)
+    expect(detail).to_contain_text(MARKUP_PRIORITY)
+    assert page.locator("img").count() == 0, "no element was made from the platform"
+    assert page.locator("#detail b").count() == 0, "nor from the priority code"
+    page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    assert page.dialogs == []
+    assert page.problems == []
+
+
+def test_override_the_top_referral_then_the_next_one_opens(page, site):
+    server, _ = site
+    top = queue(server)[:2]
+    first, second = top[0]["referral_id"], top[1]["referral_id"]
+    new_tier = "routine" if top[0]["score"]["tier"] != "routine" else "high"
+    signed_in(page, server)
+    assert "trg_" not in page.url
+    page.locator("#queue-body tr").first.click()
+    expect(page.locator("#detail-id")).to_have_text(first)
+
+    page.keyboard.press("o")
+    expect(page.locator("#override-form")).to_be_visible()
+    page.select_option("#override-tier", new_tier)
+    page.click("#override-submit")
+    expect(page.locator("#decision-error")).to_contain_text("needs a reason")
+
+    page.fill("#override-reason", "x" * 2001)  # the client does not check length: the server does
+    page.click("#override-submit")
+    expect(page.locator("#decision-error")).to_contain_text("refused the decision")
+    expect(page.locator("#decision-error")).to_contain_text("reason")
+
+    page.fill("#override-reason", "Victim identified and safe; routine follow-up.")
+    page.click("#override-submit")
+    expect(page.locator("#detail-id")).to_have_text(second)
+    expect(row(page, first)).to_have_count(0)
+    expect(row(page, second)).to_have_class("selected")
+
+    with Store(server.settings.store_url()) as store:
+        record = store.referral(first)
+    assert record is not None
+    [d] = record.decisions
+    assert (d.decision, d.tier, d.reviewer) == ("override", new_tier, REVIEWER)
+    assert d.reason == "Victim identified and safe; routine follow-up."
+    assert d.score_id == record.scores[-1].id
+
+
+def test_keyboard_confirm_next_and_previous(page, site):
+    server, _ = site
+    signed_in(page, server)
+    ids = [i["referral_id"] for i in queue(server)][:3]
+    page.keyboard.press("n")
+    expect(page.locator("#detail-id")).to_have_text(ids[0])
+    page.keyboard.press("j")
+    expect(page.locator("#detail-id")).to_have_text(ids[1])
+    page.keyboard.press("k")
+    expect(page.locator("#detail-id")).to_have_text(ids[0])
+    page.keyboard.press("c")
+    expect(page.locator("#detail-id")).to_have_text(ids[1])
+    with Store(server.settings.store_url()) as store:
+        record = store.referral(ids[0])
+    assert record is not None
+    [d] = record.decisions
+    assert d.decision == "confirm" and d.tier == record.scores[-1].score.tier
+    expect(page.locator("#help")).to_contain_text("confirm")
+
+
+def test_refresh_keeps_the_selection_and_the_scroll(page, site):
+    server, _ = site
+    signed_in(page, server)
+    page.set_viewport_size({"width": 1400, "height": 420})
+    rows = page.locator("#queue-body tr")
+    target = rows.nth(12)
+    target.click()
+    chosen = target.get_attribute("data-referral-id")
+    scroller = page.locator("#queue-scroll")
+    before = scroller.evaluate("e => e.scrollTop")
+    assert before > 0, "the chosen row is below the fold"
+    page.click("#refresh")
+    expect(page.locator("#queue-status")).to_contain_text("refreshed")
+    page.wait_for_timeout(300)
+    assert scroller.evaluate("e => e.scrollTop") == before
+    expect(row(page, chosen)).to_have_class("selected")
+
+
+def test_filters_by_tier_and_source(page, site):
+    server, _ = site
+    signed_in(page, server)
+    page.select_option("#filter-source", "industry")
+    expected = [i["referral_id"] for i in queue(server, source="industry")]
+    expect(page.locator("#queue-body tr")).to_have_count(len(expected))
+    page.select_option("#filter-tier", "routine")
+    expected = [i["referral_id"] for i in queue(server, source="industry", tier="routine")]
+    expect(page.locator("#queue-body tr")).to_have_count(len(expected))
+
+
+def test_drift_and_degraded_answers_are_visible(page, site, labelled_file):
+    server, _ = site
+    from serving.scoring import Scorer
+
+    doc = json.loads(labelled_file.read_text().split("\n", 1)[0])
+    doc.pop("outcome", None)
+    doc.pop("_oracle", None)
+    doc = recent(variant(doc, "rules"), timedelta(minutes=5))
+    with Store(server.settings.store_url()) as store:
+        scorer = Scorer(store, Pseudonymiser(KEY.encode()), None)
+        [score] = scorer.score([doc], "e2e-degraded").scores
+    assert score.degraded
+
+    drift = server.settings.reports_dir / "drift" / "latest.json"
+    signed_in(page, server)
+    expect(page.locator("#drift-banner")).to_be_hidden()  # no report yet: 404, nothing shown
+    expect(row(page, doc["referral_id"]).locator(".tag.degraded")).to_be_visible()
+
+    drift.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "generated_at": "2026-01-05T06:00:00+00:00",
+        "drift_detected": True,
+        "flagged": {"platform": ["<i>NewApp</i>"]},
+    }
+    drift.write_text(json.dumps(report))
+    try:
+        page.reload()  # signed in still: the token is in this tab's session storage
+        expect(page.locator("#drift-banner")).to_contain_text("Drift detected")
+        expect(page.locator("#drift-banner")).to_contain_text("<i>NewApp</i>")
+        assert page.locator("#drift-banner i").count() == 0
+    finally:
+        shutil.rmtree(drift.parent)
