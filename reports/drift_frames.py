@@ -115,6 +115,7 @@ def from_features(
 ) -> Window:
     meta = feats.meta[["received_at", "source", "platform"]].reset_index(drop=True)
     preds = predictions(model, feats) if model is not None and len(feats) else None
+    notes = [] if preds is not None else ["no model to score it: prediction drift not checked"]
     return Window(
         X=typed(feats.X),
         meta=meta,
@@ -122,6 +123,7 @@ def from_features(
         days=days if days is not None else span_days(meta["received_at"]),
         label=label,
         model_versions=(str(model.version),) if model is not None else (),
+        notes=notes,
     )
 
 
@@ -137,9 +139,14 @@ def from_referrals(
 
 
 def from_file(
-    path: Path, pseudonymiser: Pseudonymiser, model: Any | None, label: str | None = None
+    path: Path,
+    pseudonymiser: Pseudonymiser,
+    model: Any | None,
+    label: str | None = None,
+    history: History | None = None,
 ) -> Window:
-    """A Parquet frame (features + meta + predictions) or a JSON Lines referral file."""
+    """A Parquet frame (features + meta + predictions) or a JSON Lines referral file
+    (featurised against ``history``, scored with ``model``)."""
     if not path.exists():
         raise BadInput(f"{path}: no such file")
     if path.suffix == ".parquet":
@@ -149,7 +156,13 @@ def from_file(
         raise BadInput(f"{path}: {len(batch.rejected)} referrals failed validation")
     if not batch.good:
         raise BadInput(f"{path}: no referrals")
-    return from_referrals(batch.referrals, label or path.name, model)
+    win = from_referrals(batch.referrals, label or path.name, model, history)
+    if history is None:
+        win.notes.append(
+            "featurised without the service's history: history features (and predictions, "
+            "which use them) may differ for that reason alone"
+        )
+    return win
 
 
 def from_parquet(path: Path, label: str) -> Window:

@@ -1,7 +1,9 @@
 """``run_monitor``: gather the two windows, evaluate drift, write the report files.
 
 The reference is the model's ``reference.parquet`` (written by ``triage train`` into the
-artefact) unless a file is given; the current window is the store's inference log over
+artefact) unless a file is given. A referral file is featurised against the training
+history the service starts from (``history/events.parquet``), since features such as a
+platform's recent volume depend on it, and scored with the model; the current window is the store's inference log over
 the last ``window_days`` (or since ``since``) unless a file is given; reviewers' override
 rates by tier are checked when the window is the store's (a file has no reviewers). Files land in
 ``settings.reports_dir / "drift"``: ``drift-<UTC stamp>.json`` and ``.html`` (our
@@ -18,7 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from features.config import Settings
+from features.linking import EVENT_COLUMNS, History
 from features.pseudonyms import Pseudonymiser
 from reports import drift_frames, html, templates
 from reports.drift import DriftSummary, evaluate
@@ -115,7 +120,10 @@ def run_monitor(
     overrides: list[Any] = []
     if current is not None:
         cur_model = models.get() if current.suffix != ".parquet" else None
-        cur_win = drift_frames.from_file(current, pseud, cur_model, f"current {current.name}")
+        history = training_history(settings) if current.suffix != ".parquet" else None
+        cur_win = drift_frames.from_file(
+            current, pseud, cur_model, f"current {current.name}", history
+        )
     else:
         if store_url is None:
             raise BadInput("no store to read the inference log from; pass --current FILE")
@@ -124,6 +132,22 @@ def run_monitor(
         overrides = _override_rates(store_url, window_days, now)
     summary, run = evaluate(ref_win, cur_win, overrides, now=now, html=True)
     return write(summary, run, out_dir or settings.reports_dir / "drift", now, ref_win, cur_win)
+
+
+def training_history(settings: Settings) -> History | None:
+    """What the service starts from: the training data's linking events (written by
+    ``triage train``), so a referral file is featurised as the service would have."""
+    from serving.runtime import HISTORY_FILE
+
+    path = settings.home / HISTORY_FILE
+    if not path.exists():
+        return None
+    events = pd.read_parquet(path)
+    if set(EVENT_COLUMNS) - set(events.columns):
+        return None
+    history = History()
+    history.add_events(events[list(EVENT_COLUMNS)])
+    return history
 
 
 def _override_rates(store_url: str, window_days: float, now: datetime) -> list[Any]:

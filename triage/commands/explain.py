@@ -72,6 +72,9 @@ def _from_file(args: argparse.Namespace, settings) -> list:  # type: ignore[no-u
     from models import registry
     from models.degraded import score_rules
     from reports.explain import records_from_scores
+    from reports.monitor import training_history
+    from serving.runtime import HISTORY_FILE
+    from serving.scoring import load_history
     from triage.common import pseudonymiser, report_rejected
 
     if not args.input.exists():
@@ -84,12 +87,14 @@ def _from_file(args: argparse.Namespace, settings) -> list:  # type: ignore[no-u
         print("error: no valid referrals to explain", file=sys.stderr)
         return []
     store = _store(settings)
-    history = list(store.history_referrals()) if store is not None else []
-    if store is not None:
-        store.close()
-    from features.linking import History
-
-    hist = History.of([r for r, _ in history], [o for _, o in history]) if history else None
+    history = []
+    hist = None
+    if store is not None:  # features as the service makes them: training events + store
+        with store:
+            history = list(store.history_referrals())
+            hist, _ = load_history(settings.home / HISTORY_FILE, store)
+    else:
+        hist = training_history(settings)
     feats = build_features(refs, None, hist)
     try:
         model = registry.load(settings, args.model)
