@@ -105,24 +105,35 @@ def _row(x, c, f, out, dec, e):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _direct(f, leaf, s0, k, pattern, v, zf, out, zs):  # type: ignore[no-untyped-def]
-    """The same leaf formula without a table, for leaves with more than ``TABLE_K``
-    distinct features: O(k^2) per excluded feature."""
+def _direct(f, leaf, s0, k, pattern, v, zf, out, sc):  # type: ignore[no-untyped-def]
+    """The same leaf formula without a table (leaves with more than ``TABLE_K``
+    distinct features): the on-features' elementary symmetric polynomials once, then
+    one O(k) deflation per on-feature, so O(k^2) per leaf and no memory traffic."""
+    e, d = sc[:65], sc[65:130]
+    w = f.weights
+    e[0] = 1.0
     a = 0
     for s in range(k):
         if (pattern >> s) & 1:
-            zs[a] = f.slot_zero[s0 + s]
+            z = f.slot_zero[s0 + s]
             a += 1
-    off = -v * zf * _h(zs[:a], f.weights, k)
+            e[a] = 0.0
+            for m in range(a, 0, -1):
+                e[m] += z * e[m - 1]
+    h = 0.0
+    for m in range(a + 1):
+        h += w[k, m] * e[a - m]
+    off = -v * zf * h
     for s in range(k):
         if (pattern >> s) & 1:
-            b = 0
-            for r in range(k):
-                if r != s and (pattern >> r) & 1:
-                    zs[b] = f.slot_zero[s0 + r]
-                    b += 1
-            h = _h(zs[:b], f.weights, k)
-            out[f.slot_feature[s0 + s]] += v * (1.0 - f.slot_zero[s0 + s]) * zf * h
+            z = f.slot_zero[s0 + s]
+            d[0] = 1.0
+            for m in range(1, a):
+                d[m] = e[m] - z * d[m - 1]
+            h = 0.0
+            for m in range(a):
+                h += w[k, m] * d[a - 1 - m]
+            out[f.slot_feature[s0 + s]] += v * (1.0 - z) * zf * h
         else:
             out[f.slot_feature[s0 + s]] += off
 
@@ -130,11 +141,11 @@ def _direct(f, leaf, s0, k, pattern, v, zf, out, zs):  # type: ignore[no-untyped
 @njit(cache=True, parallel=True)
 def _rows_parallel(X, cls, f, out, max_nodes):  # type: ignore[no-untyped-def]
     for i in prange(X.shape[0]):
-        _row(X[i], cls[i], f, out[i], np.empty(max_nodes, np.bool_), np.empty(64))
+        _row(X[i], cls[i], f, out[i], np.empty(max_nodes, np.bool_), np.empty(130))
 
 
 @njit(cache=True)
 def _rows_serial(X, cls, f, out, max_nodes):  # type: ignore[no-untyped-def]
-    dec, e = np.empty(max_nodes, np.bool_), np.empty(64)
+    dec, e = np.empty(max_nodes, np.bool_), np.empty(130)
     for i in range(X.shape[0]):
         _row(X[i], cls[i], f, out[i], dec, e)

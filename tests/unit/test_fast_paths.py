@@ -58,6 +58,16 @@ def test_matrix_remaps_categories_like_lightgbm(sample):
         feature_matrix(X.drop(columns=["source"]), cats)
 
 
+def test_block_copy_equals_column_selection(sample, monkeypatch):
+    from models import explain
+
+    model, feats = sample
+    cats = model.boosters["urgency"].pandas_categorical
+    fast = feature_matrix(feats.X, cats)
+    monkeypatch.setattr(explain, "_numeric_blocks", lambda X, M: False)
+    assert np.array_equal(fast, feature_matrix(feats.X, cats), equal_nan=True)
+
+
 @pytest.mark.parametrize("head", ["urgency", "viability"])
 def test_class_selective_treeshap_equals_pred_contrib(sample, head):
     model, feats = sample
