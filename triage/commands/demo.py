@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     data.mkdir(parents=True, exist_ok=True)
     if not args.skip_train:
         step("1. train, evaluate, register and gate the model (3 years of synthetic referrals)")
-        if triage(["train"]) != 0:
+        if triage(["train", "--backtests", "1"]) != 0:
             return 1
     if not _free(args.port):
         print(f"error: port {args.port} is in use; pass --port", file=sys.stderr)
