@@ -3,28 +3,48 @@
 Works on any contract-valid labelled JSON Lines stream (an agency's own history, not only
 our generator's). ``_oracle`` probabilities, when present, are kept beside the features
 for evaluation only; they never enter the feature frame.
+
+Parsing and featurising 300k referrals takes minutes, so :func:`load_cached` keeps the
+result (features, metadata, linking events, labels) as Parquet under ``data_dir`` keyed by
+the file's digest, the pseudonym key's fingerprint and the feature catalogue: ``evaluate``
+and ``promote`` on the same file then start in seconds.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from features.catalogue import catalogue_digest
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Outcome, Referral
-from features.ingest import Labelled, Rejected, read_jsonl
+from features.ingest import Labelled, Rejected, iter_jsonl, parse_documents
 from features.linking import History
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 
+Progress = Callable[[str], None]
+PROGRESS_FROM = 20_000  # show a progress bar (stderr) from this many lines
+CACHE_FORMAT = "dataset-cache/1"
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
 
 @dataclass
 class Dataset:
-    """Features plus labels (class-name arrays) and, for synthetic data, oracle arrays."""
+    """Features plus labels (class-name arrays) and, for synthetic data, oracle arrays.
+
+    ``referrals`` is empty when the dataset came from the cache (nothing downstream of the
+    features needs the documents)."""
 
     feats: Features
     referrals: list[Referral]
@@ -34,10 +54,10 @@ class Dataset:
     oracle_urgency: np.ndarray | None
     oracle_viability: np.ndarray | None
     digest: str
-    rejected: list[Rejected]
+    rejected: list[Rejected] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.referrals)
+        return len(self.y_urgency)
 
 
 def file_digest(path: Path) -> str:
@@ -80,19 +100,133 @@ def from_labelled(
     )
 
 
+def _lines(path: Path, show: bool) -> Iterator[Any]:
+    """The file's JSON values, with a progress bar on stderr for big files."""
+    if not show:
+        yield from iter_jsonl(path)
+        return
+    from tqdm import tqdm
+
+    with path.open("rb") as fh:
+        n = sum(1 for _ in fh)
+    with tqdm(total=n, unit="ref", desc="parse", file=sys.stderr) as bar:
+        for doc in iter_jsonl(path):
+            bar.update(1)
+            yield doc
+
+
+def extra_digest(digest: str, extra: Sequence[Labelled]) -> str:
+    """The file digest combined with the merged labels (ids and outcomes, no content)."""
+    if not extra:
+        return digest
+    h = hashlib.sha256(digest.encode())
+    for it in sorted(extra, key=lambda it: it.referral.referral_id):
+        o = it.outcome
+        h.update(f"{it.referral.referral_id}|{o.model_dump_json() if o else ''}\n".encode())
+    return h.hexdigest()
+
+
 def load_labelled(
-    path: Path, pseudonymiser: Pseudonymiser, extra: Sequence[Labelled] = ()
+    path: Path,
+    pseudonymiser: Pseudonymiser,
+    extra: Sequence[Labelled] = (),
+    progress: Progress | None = None,
 ) -> Dataset:
     """Read a labelled JSON Lines file (plus ``extra`` labelled referrals, e.g. confirmed
-    reviewer decisions, which win over the file's label for the same referral id)."""
-    batch = read_jsonl(path, pseudonymiser, labels=True)
+    reviewer decisions, whose outcome wins over the file's label for the same referral id;
+    referrals only in ``extra`` are added, and then the dataset has no oracle)."""
+    say = progress or _quiet
+    show = progress is not None and path.stat().st_size > PROGRESS_FROM * 1000
+    say(f"parsing {path.name} (validate + pseudonymise)")
+    batch = parse_documents(_lines(path, show), pseudonymiser, labels=True)
     by_id = {it.referral.referral_id: it for it in batch.good}
     for it in extra:
-        by_id[it.referral.referral_id] = it
-    digest = file_digest(path)
-    if extra:
-        digest = hashlib.sha256((digest + str(len(extra))).encode()).hexdigest()
+        known = by_id.get(it.referral.referral_id)
+        # the file's own document (the stored copy has no free text) with the decision
+        by_id[it.referral.referral_id] = (
+            it if known is None else Labelled(known.referral, it.outcome, known.oracle)
+        )
+    digest = extra_digest(file_digest(path), extra)
+    say(f"building features for {len(by_id):,} referrals ({len(batch.rejected)} rejected)")
     return from_labelled(list(by_id.values()), digest, batch.rejected)
+
+
+# -- cache ---------------------------------------------------------------------------------
+
+
+def cache_key(path: Path, pseudonymiser: Pseudonymiser, extra: Iterable[Labelled] = ()) -> str:
+    """File digest + key fingerprint (a pseudonym of a fixed probe, not the key) + catalogue."""
+    probe = pseudonymiser.pseudonym("email", "cache-probe@example.invalid")
+    blob = "|".join(
+        (CACHE_FORMAT, extra_digest(file_digest(path), list(extra)), probe, catalogue_digest())
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _write_cache(ds: Dataset, where: Path) -> None:
+    tmp = where.with_name(where.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ds.feats.X.to_parquet(tmp / "X.parquet")
+    ds.feats.meta.to_parquet(tmp / "meta.parquet")
+    ds.feats.events.to_parquet(tmp / "events.parquet")
+    labels = pd.DataFrame(
+        {"urgency": ds.y_urgency, "viability": ds.y_viability, "decided_at": ds.decided_at}
+    )
+    if ds.oracle_urgency is not None and ds.oracle_viability is not None:
+        for j, u in enumerate(URGENCY_CLASSES):
+            labels[f"oracle_u_{u}"] = ds.oracle_urgency[:, j]
+        for j, v in enumerate(VIABILITY_CLASSES):
+            labels[f"oracle_v_{v}"] = ds.oracle_viability[:, j]
+    labels.to_parquet(tmp / "labels.parquet")
+    (tmp / "digest").write_text(ds.digest)
+    shutil.rmtree(where, ignore_errors=True)
+    tmp.rename(where)
+
+
+def _read_cache(where: Path) -> Dataset:
+    labels = pd.read_parquet(where / "labels.parquet")
+    ou = ov = None
+    if f"oracle_u_{URGENCY_CLASSES[0]}" in labels:
+        ou = labels[[f"oracle_u_{c}" for c in URGENCY_CLASSES]].to_numpy()
+        ov = labels[[f"oracle_v_{c}" for c in VIABILITY_CLASSES]].to_numpy()
+    feats = Features(
+        pd.read_parquet(where / "X.parquet"),
+        pd.read_parquet(where / "meta.parquet"),
+        pd.read_parquet(where / "events.parquet"),
+    )
+    return Dataset(
+        feats=feats,
+        referrals=[],
+        y_urgency=labels["urgency"].to_numpy(dtype=object).astype(str),
+        y_viability=labels["viability"].to_numpy(dtype=object).astype(str),
+        decided_at=pd.Series(pd.to_datetime(labels["decided_at"], utc=True)),
+        oracle_urgency=ou,
+        oracle_viability=ov,
+        digest=(where / "digest").read_text().strip(),
+    )
+
+
+def load_cached(
+    path: Path,
+    pseudonymiser: Pseudonymiser,
+    cache_dir: Path,
+    extra: Sequence[Labelled] = (),
+    progress: Progress | None = None,
+) -> Dataset:
+    """:func:`load_labelled`, or its cached result for the same file, key and catalogue.
+
+    Rejected documents are not cached: a file with rejections is re-read each time so
+    they are always reported."""
+    say = progress or _quiet
+    where = cache_dir / cache_key(path, pseudonymiser, extra)
+    if (where / "digest").exists():
+        say(f"features for {path.name} from the cache ({where.name})")
+        return _read_cache(where)
+    ds = load_labelled(path, pseudonymiser, extra, progress)
+    if not ds.rejected:
+        _write_cache(ds, where)
+    return ds
 
 
 def class_index(y: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:

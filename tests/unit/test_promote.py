@@ -1,0 +1,146 @@
+"""The promotion gate: the pure decision on two reports, and the gate end to end on a real
+MLflow store (first model, better challenger, worse challenger, the logged decision)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from features.config import Settings
+from models import registry
+from models.triage_model import TriageModel
+from training.promote import EXIT_PROMOTED, EXIT_REJECTED, GateConfig, decide, gate
+
+
+def report(recall: float = 0.9, ece_u: float = 0.01, ece_v: float = 0.01, gap: float = 0.02):
+    """The smallest report the gate reads (same layout as ``training.evaluate``)."""
+    groups = [
+        {"metric": "immediate_recall_at_k", "group": "a", "status": "ok", "shortfall": gap},
+        {"metric": "immediate_recall_at_k", "group": "tiny", "status": "too_few", "shortfall": 0.9},
+    ]
+    return {
+        "meta": {"window": ["2024-07-01T00:00:00+00:00", "2024-12-31T00:00:00+00:00"]},
+        "heads": {"urgency": {"top_label_ece": ece_u}, "viability": {"top_label_ece": ece_v}},
+        "capacity": {
+            "assumption": {"at_capacity_k": 100},
+            "policies": {"model": {"at_k": [{"k": 50}, {"k": 100, "immediate_recall": recall}]}},
+        },
+        "audit": [
+            {"grouping": "source", "groups": groups, "flagged": []},
+            {"grouping": "province", "groups": copy.deepcopy(groups), "flagged": []},
+        ],
+    }
+
+
+def test_first_model_promotes_itself():
+    d = decide(report(recall=0.1, ece_u=0.5), None)
+    assert d.promoted and d.exit_code == EXIT_PROMOTED and "first model" in d.reason
+
+
+def test_equal_or_better_challenger_passes():
+    assert decide(report(), report()).promoted
+    assert decide(report(recall=0.95, ece_u=0.005, gap=0.0), report()).promoted
+
+
+@pytest.mark.parametrize(
+    ("change", "failed"),
+    [
+        ({"recall": 0.85}, "immediate_recall_at_capacity"),
+        ({"ece_u": 0.03}, "urgency_top_label_ece"),
+        ({"ece_v": 0.03}, "viability_top_label_ece"),
+        ({"gap": 0.2}, "worst_gap_source"),
+    ],
+)
+def test_worse_beyond_tolerance_is_rejected(change, failed):
+    d = decide(report(**change), report())
+    assert not d.promoted and d.exit_code == EXIT_REJECTED
+    assert [c.name for c in d.checks if not c.passed][0] == failed
+    assert failed in d.reason
+
+
+def test_within_tolerance_passes_and_tolerances_are_configurable():
+    slightly = report(recall=0.89, ece_u=0.012, gap=0.05)
+    assert decide(slightly, report()).promoted
+    strict = GateConfig(recall_tolerance=0.0, ece_tolerance=0.0, gap_tolerance=0.0)
+    assert not decide(slightly, report(), strict).promoted
+
+
+def test_groups_with_too_few_positives_do_not_count():
+    r = report()
+    r["audit"][0]["groups"][1]["shortfall"] = 0.99  # a 'too_few' group: unknown, not a gap
+    assert decide(r, report()).promoted
+
+
+def test_force_promotes_and_says_so():
+    d = decide(report(recall=0.1), report(), force=True)
+    assert d.promoted and d.forced and "forced" in d.reason
+
+
+# -- the gate against a real MLflow store -------------------------------------------------
+
+
+def _register(s: Settings, model: TriageModel, tmp_path, name: str) -> str:
+    with registry.run(s, f"test-{name}") as mlflow:
+        return registry.register(s, mlflow, model.save(tmp_path / name))
+
+
+def _worse(model: TriageModel) -> TriageModel:
+    """The urgency head swapped for the viability head: confidently wrong about urgency."""
+    boosters = {"urgency": model.boosters["viability"], "viability": model.boosters["viability"]}
+    return TriageModel(boosters, model.calibrators, model.policy, model.manifest)
+
+
+def _promotion_runs(s: Settings) -> list:
+    from mlflow import MlflowClient
+
+    exp = registry.experiment_id(s)  # also points MLflow at this home's store
+    runs = MlflowClient(tracking_uri=s.tracking_uri()).search_runs(
+        [exp], filter_string="attributes.run_name = 'promotion'", order_by=["start_time ASC"]
+    )
+    return list(runs)
+
+
+@pytest.fixture(scope="module")
+def gate_home(tmp_path_factory, trained):
+    """A fresh home holding the fixture model (good) and a deliberately worse one."""
+    _, model, _, _ = trained
+    home = tmp_path_factory.mktemp("gate_home")
+    s = Settings(home=home, pseudonym_key="test-key-0123456789abcdef")
+    good = _register(s, model, home, "good")
+    bad = _register(s, _worse(model), home, "bad")
+    return s, good, bad
+
+
+def test_gate_end_to_end_first_better_worse_and_logged(gate_home, trained):
+    s, good, bad = gate_home
+    _, _, ds, split = trained
+    # no champion yet: the first model promotes itself
+    first = gate(s, ds, split.test, challenger=bad)
+    assert first.promoted and "first model" in first.reason
+    assert registry.resolve(s, "champion").version == bad
+    # a better challenger replaces a worse champion
+    better = gate(s, ds, split.test, challenger=good)
+    assert better.promoted and better.champion_version == bad, better.summary()
+    assert registry.resolve(s, "champion").version == good
+    # a worse challenger is rejected and the champion stays
+    worse = gate(s, ds, split.test, challenger=bad)
+    assert not worse.promoted and worse.exit_code == EXIT_REJECTED, worse.summary()
+    assert registry.resolve(s, "champion").version == good
+    # every decision is in MLflow with its figures
+    runs = _promotion_runs(s)
+    assert [r.data.tags["decision"] for r in runs] == ["promoted", "promoted", "rejected"]
+    last = runs[-1]
+    assert last.data.tags["challenger_version"] == bad
+    assert last.data.tags["champion_version"] == good
+    assert last.data.metrics["promoted"] == 0.0
+    assert last.data.metrics["passed_immediate_recall_at_capacity"] == 0.0
+    from mlflow.artifacts import download_artifacts
+
+    path = download_artifacts(
+        run_id=last.info.run_id, artifact_path="decision.json", tracking_uri=s.tracking_uri()
+    )
+    logged = json.loads(Path(path).read_text())
+    assert logged["promoted"] is False and logged["checks"]

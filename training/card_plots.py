@@ -1,0 +1,88 @@
+"""Plots for the model card (matplotlib, Agg backend: no display needed), as PNG bytes:
+reliability curves from the evaluation report, global feature importance (mean |SHAP|
+from LightGBM's own TreeSHAP), and the queue simulation's waits per ordering."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.explain import contributions
+from training.evaluate import queue_table
+
+
+def _plt() -> Any:
+    """pyplot on the Agg backend (imported late: matplotlib is slow to import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig: Any) -> bytes:
+    plt = _plt()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def reliability_plot(report: Mapping[str, Any]) -> bytes:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, head in zip(axes, ("urgency", "viability"), strict=True):
+        rel = report["heads"][head]["reliability"]
+        for name, curve in rel.items():
+            ax.plot(curve["mean_predicted"], curve["observed"], marker="o", ms=3, label=name)
+        ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--")
+        ece = report["heads"][head]["top_label_ece"]
+        ax.set(
+            title=f"{head} (top-label ECE {ece:.4f})",
+            xlabel="mean predicted",
+            ylabel="observed share",
+            xlim=(0, 1),
+            ylim=(0, 1),
+        )
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def importance(model: Any, X: pd.DataFrame) -> dict[str, pd.Series]:
+    """Global importance per head: mean |SHAP| over ``X``, summed over the classes."""
+    out = {}
+    for head, booster in model.boosters.items():
+        c = contributions(booster, X, getattr(model, "num_threads", 1))[:, :, :-1]
+        out[head] = pd.Series(np.abs(c).sum(axis=1).mean(axis=0), index=X.columns).sort_values()
+    return out
+
+
+def importance_plot(imp: Mapping[str, pd.Series], top: int = 15) -> bytes:
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(imp), figsize=(11, 5))
+    for ax, (head, s) in zip(np.atleast_1d(axes), imp.items(), strict=True):
+        s = s.tail(top)
+        ax.barh(s.index, s.to_numpy(), color="#4472c4")
+        ax.set(title=f"{head}: mean |SHAP| (log-odds)", xlabel="mean |contribution|")
+        ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def queue_plot(report: Mapping[str, Any]) -> bytes:
+    plt = _plt()
+    t = queue_table(report)
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    x = np.arange(len(t.columns))
+    w = 0.8 / max(len(t), 1)
+    for i, (policy, row) in enumerate(t.iterrows()):
+        ax.bar(x + i * w, row.to_numpy(dtype=float), w, label=str(policy))
+    ax.set_xticks(x + w * (len(t) - 1) / 2, list(t.columns))
+    ax.set(ylabel="hours from arrival to first review", title="Queue simulation")
+    ax.legend(fontsize=8)
+    return _png(fig)

@@ -1,0 +1,222 @@
+"""``triage train`` end to end: data -> time split -> backtests -> fit -> evaluate -> gate
+-> model card -> MLflow (artefact, report, card) -> aliases -> linking history.
+
+Every long step reports progress on stderr. The artefact directory carries everything
+the service and the drift monitor need beside the boosters: ``evaluation.json``, the card
+(``card.md``, ``card.html`` and its plots) and ``reference.parquet`` (a sample of the test
+window's features, metadata and answers; no referral ids, no identifiers). The full
+dataset's linking events (pseudonymised keys and times only) go to
+``<home>/history/events.parquet`` so the service can seed its linking history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from features.config import Settings
+from features.ingest import Labelled
+from features.pseudonyms import Pseudonymiser
+from models import registry
+from training.artefacts import reference_frame, write_events, write_reference
+from training.card import write_card
+from training.data import Dataset, load_cached
+from training.embedded import embedded_data
+from training.evaluate import evaluate, headline, window
+from training.fit import TrainConfig, fit, say
+from training.metrics import capacity_metrics, head_metrics, k_for_staffing
+from training.promote import Decision, GateConfig, assess, load_champion, record
+from training.splits import Split, rolling_origins, time_split
+
+Progress = Callable[[str], None]
+SHAP_SAMPLE = 2000
+
+
+@dataclass
+class TrainResult:
+    version: str
+    run_id: str
+    decision: Decision
+    report: dict[str, Any]
+    backtests: list[dict[str, Any]]
+    data_path: Path
+    merged_labels: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load_config(path: Path | None) -> tuple[TrainConfig, GateConfig]:
+    """A JSON file of :class:`TrainConfig` fields plus an optional ``gate`` object."""
+    if path is None:
+        return TrainConfig(), GateConfig()
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    gate = GateConfig(**raw.pop("gate", {}))
+    return TrainConfig(**raw), gate
+
+
+def window_digest(ids: Any) -> str:
+    """Which referrals a window holds (a digest of their ids, not the ids)."""
+    return hashlib.sha256("\n".join(map(str, ids)).encode()).hexdigest()
+
+
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    return lambda msg: progress(prefix + msg)
+
+
+def backtest(ds: Dataset, cfg: TrainConfig, progress: Progress) -> list[dict[str, Any]]:
+    """Rolling-origin backtests: refit on each earlier origin and score its next window."""
+    folds = rolling_origins(ds.feats.meta["received_at"], ds.decided_at, cfg.backtests)
+    rows = []
+    for i, split in enumerate(folds, 1):
+        lo, hi = split.bounds[2], split.bounds[3]
+        progress(f"backtest {i}/{len(folds)}: test window {lo:%Y-%m-%d} to {hi:%Y-%m-%d}")
+        model, _ = fit(ds, split, cfg, progress=_prefixed(progress, f"  [fold {i}] "))
+        feats = window(ds, split.test)
+        y = ds.y_urgency[split.test]
+        pu, _ = model.predict_proba(feats.X)
+        auc = head_metrics(y, pu, ("immediate", "high", "routine"))["per_class"]["immediate"]
+        k = k_for_staffing(len(y), 1.0, len(y) / 5.0)
+        cap = capacity_metrics(
+            y,
+            model.predict(feats).priority,
+            k,
+            received_at=feats.meta["received_at"],
+            ids=feats.meta["referral_id"].to_numpy(),
+        )
+        rows.append(
+            {
+                "fold": i,
+                "test_from": lo.isoformat(),
+                "test_to": hi.isoformat(),
+                "n_train": int(split.train.sum()),
+                "n_test": len(y),
+                "immediate_roc_auc": auc["roc_auc"],
+                "immediate_recall_at_capacity": cap["at_k"][0]["immediate_recall"],
+            }
+        )
+        progress(
+            f"  [fold {i}] immediate ROC-AUC {auc['roc_auc'] or float('nan'):.4f}, "
+            f"recall at capacity {rows[-1]['immediate_recall_at_capacity'] or 0:.3f}"
+        )
+    return rows
+
+
+def _params(cfg: TrainConfig, gate: GateConfig) -> dict[str, Any]:
+    out = {k: v for k, v in cfg.model_dump().items() if k != "params"}
+    out.update({f"lgb_{k}": v for k, v in cfg.params.items()})
+    out.update({f"gate_{k}": v for k, v in gate.model_dump().items()})
+    return out
+
+
+def _tags(ds: Dataset, split: Split, path: Path, model: Any) -> dict[str, str]:
+    ids = ds.feats.meta["referral_id"].to_numpy()
+    tags = {
+        "kind": "train",
+        "data_name": path.name,
+        "data_path": str(path.resolve()),
+        "data_digest": ds.digest,
+        "git_commit": model.manifest.git_commit or "unknown",
+    }
+    if model.manifest.git_commit:
+        tags["mlflow.source.git.commit"] = model.manifest.git_commit
+    for name in ("train", "calibrate", "test"):
+        tags[f"digest_{name}"] = window_digest(ids[getattr(split, name)])
+    return tags
+
+
+def _version_tags(ds: Dataset, path: Path, cfg: TrainConfig) -> dict[str, str]:
+    """What ``triage promote`` needs to find the data the version was judged on."""
+    return {
+        "data_path": str(path.resolve()),
+        "data_digest": ds.digest,
+        "fractions": json.dumps(list(cfg.fractions)),
+    }
+
+
+def train(
+    settings: Settings,
+    data: Path | None = None,
+    cfg: TrainConfig | None = None,
+    gate: GateConfig | None = None,
+    extra_labels: Sequence[Labelled] = (),
+    progress: Progress = say,
+) -> TrainResult:
+    """Train, evaluate, register (alias ``challenger``) and run the gate; see the module doc."""
+    cfg, gate = cfg or TrainConfig(), gate or GateConfig()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = round(now - clock, 2)
+        clock = now
+
+    path = data if data is not None else embedded_data(settings, progress=progress)
+    ps = Pseudonymiser(settings.resolve_pseudonym_key())
+    ds = load_cached(path, ps, settings.data_dir / "cache", extra_labels, progress)
+    ds.referrals = []  # the documents are no longer needed; free the memory for training
+    lap("data")
+    split = time_split(ds.feats.meta["received_at"], ds.decided_at, cfg.fractions)
+    progress(f"time split: {json.dumps(split.describe()['rows'])}")
+    backtests = backtest(ds, cfg, progress) if cfg.backtests else []
+    lap("backtests")
+    model, _ = fit(ds, split, cfg, progress)
+    model.version = "candidate"  # until registered
+    lap("fit")
+    progress("evaluating on the test window (metrics, queue simulation, group audit)")
+    report = evaluate(model, ds, split.test, meta={"data_name": path.name})
+    report["backtests"] = backtests
+    champion, why = load_champion(settings)
+    decision = assess(
+        model, report, champion, ds, split.test, gate, no_champion_reason=why, progress=progress
+    )
+    lap("evaluate")
+    progress("writing the artefact (card, reference) and logging to MLflow")
+    figures = headline(report)
+    model.manifest = model.manifest.model_copy(update={"metrics": figures})
+    test = window(ds, split.test)
+    with tempfile.TemporaryDirectory(prefix="triage-train-") as tmp:
+        model_dir = model.save(Path(tmp) / "model")
+        write_reference(model_dir / "reference.parquet", *reference_frame(model, test))
+        sample = test.X.sample(min(SHAP_SAMPLE, len(test)), random_state=0)
+        data_info = {"name": path.name, "digest": ds.digest, "rows": len(ds)}
+        with registry.run(settings, "train", tags=_tags(ds, split, path, model)) as mlflow:
+            run_id = mlflow.active_run().info.run_id
+            report["meta"]["training_run"] = run_id
+            (model_dir / "evaluation.json").write_text(json.dumps(report, indent=1))
+            write_card(model_dir, model, report, sample, data_info, decision, backtests, run_id)
+            mlflow.log_params(_params(cfg, gate))
+            mlflow.log_metrics(figures)
+            for row in backtests:
+                mlflow.log_metrics(
+                    {f"backtest_{k}": float(v) for k, v in row.items() if isinstance(v, float)},
+                    step=row["fold"],
+                )
+            for name in ("evaluation.json", "card.md", "card.html"):
+                mlflow.log_artifact(str(model_dir / name), artifact_path="report")
+            version = registry.register(
+                settings, mlflow, model_dir, tags=_version_tags(ds, path, cfg)
+            )
+            lap("log")
+            mlflow.log_metrics({f"time_{k}_s": v for k, v in timings.items()})
+    registry.set_alias(settings, "challenger", version)
+    model.version = decision.challenger_version = version
+    record(settings, decision)
+    write_events(settings.home / "history" / "events.parquet", ds.feats.events)
+    lap("gate")
+    return TrainResult(
+        version, run_id, decision, report, backtests, path, len(extra_labels), timings
+    )
+
+
+def gate_data_mask(ds: Dataset, fractions: tuple[float, float, float]) -> np.ndarray:
+    """The most recent window of ``ds`` as the training split would cut it."""
+    return time_split(ds.feats.meta["received_at"], ds.decided_at, fractions).test
