@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import lightgbm as lgb
 import numpy as np
 
-from models.treeshap_kernels import _fill_tables, _rows_parallel, _rows_serial
+from models.treeshap_kernels import _blocks_parallel, _blocks_serial, _fill_tables
 
 TABLE_K = 12  # leaves with more distinct path features are computed directly (rare)
 _NUMERIC, _CATEGORICAL = 0, 1
@@ -170,6 +170,7 @@ def prepare(booster: lgb.Booster) -> Forest:
 
 
 PARALLEL_FROM = 256  # rows; below this the thread hand-off costs more than it saves
+BLOCK = 256  # rows that pass through one tree together (the tree and its tables stay cached)
 
 
 def contributions_for(forest: Forest, X: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -184,6 +185,21 @@ def contributions_for(forest: Forest, X: np.ndarray, classes: np.ndarray) -> np.
     if len(cls) != len(X) or (len(cls) and (cls.min() < 0 or cls.max() >= forest.num_class)):
         raise ValueError("classes: one class index per row, within the booster's classes")
     out = np.zeros((len(X), forest.num_features + 1))
-    run = _rows_parallel if len(X) >= PARALLEL_FROM else _rows_serial
-    run(X, cls, forest, out, forest.max_nodes)
+    order = np.argsort(cls, kind="stable")
+    starts, block_cls = [0], []
+    for c in range(forest.num_class):  # blocks of rows explained for the same class
+        end = starts[-1] + int((cls == c).sum())
+        while starts[-1] < end:
+            block_cls.append(c)
+            starts.append(min(starts[-1] + BLOCK, end))
+    run = _blocks_parallel if len(X) >= PARALLEL_FROM else _blocks_serial
+    run(
+        X,
+        order,
+        np.array(starts),
+        np.array(block_cls, dtype=np.int64),
+        forest,
+        out,
+        forest.max_nodes,
+    )
     return out

@@ -62,46 +62,43 @@ def _goes_left(x: float, kind: int, missing: int, default_left: bool, thr: float
 
 
 @njit(cache=True)
-def _row(x, c, f, out, dec, e):  # type: ignore[no-untyped-def]
-    """Contributions of row ``x`` for class ``c`` into ``out`` (length F + 1)."""
-    out[:] = 0.0
-    out[-1] = f.base[c]
-    for t in range(f.tree_start[c], f.tree_start[c + 1]):
-        n0 = f.node_start[t]
-        for nd in range(n0, f.node_start[t + 1]):
-            dec[nd - n0] = _goes_left(
-                x[f.feature[nd]],
-                f.kind[nd],
-                f.missing[nd],
-                f.default_left[nd],
-                f.threshold[nd],
-                f.cat_left[nd],
-            )
-        for leaf in range(f.leaf_start[t], f.leaf_start[t + 1]):
-            s0 = f.slot_start[leaf]
-            k = f.slot_start[leaf + 1] - s0
-            if k == 0:
-                continue
-            pattern = (1 << k) - 1
-            for p in range(f.path_start[leaf], f.path_start[leaf + 1]):
-                if dec[f.path_node[p]] != f.path_left[p]:
-                    pattern &= ~(1 << f.path_slot[p])
-            v = f.leaf_value[leaf]
-            zf = 1.0
+def _tree(x, t, f, out, dec, e):  # type: ignore[no-untyped-def]
+    """Add tree ``t``'s contributions for row ``x`` into ``out``."""
+    n0 = f.node_start[t]
+    for nd in range(n0, f.node_start[t + 1]):
+        dec[nd - n0] = _goes_left(
+            x[f.feature[nd]],
+            f.kind[nd],
+            f.missing[nd],
+            f.default_left[nd],
+            f.threshold[nd],
+            f.cat_left[nd],
+        )
+    for leaf in range(f.leaf_start[t], f.leaf_start[t + 1]):
+        s0 = f.slot_start[leaf]
+        k = f.slot_start[leaf + 1] - s0
+        if k == 0:
+            continue
+        pattern = (1 << k) - 1
+        for p in range(f.path_start[leaf], f.path_start[leaf + 1]):
+            if dec[f.path_node[p]] != f.path_left[p]:
+                pattern &= ~(1 << f.path_slot[p])
+        v = f.leaf_value[leaf]
+        zf = 1.0
+        for s in range(k):
+            if not (pattern >> s) & 1:
+                zf *= f.slot_zero[s0 + s]
+        t0 = f.table_start[leaf]
+        if t0 >= 0:
+            off = -v * zf * f.table[t0 + pattern]
             for s in range(k):
-                if not (pattern >> s) & 1:
-                    zf *= f.slot_zero[s0 + s]
-            t0 = f.table_start[leaf]
-            if t0 >= 0:
-                off = -v * zf * f.table[t0 + pattern]
-                for s in range(k):
-                    if (pattern >> s) & 1:
-                        h = f.table[t0 + (pattern & ~(1 << s))]
-                        out[f.slot_feature[s0 + s]] += v * (1.0 - f.slot_zero[s0 + s]) * zf * h
-                    else:
-                        out[f.slot_feature[s0 + s]] += off
-            else:
-                _direct(f, leaf, s0, k, pattern, v, zf, out, e)
+                if (pattern >> s) & 1:
+                    h = f.table[t0 + (pattern & ~(1 << s))]
+                    out[f.slot_feature[s0 + s]] += v * (1.0 - f.slot_zero[s0 + s]) * zf * h
+                else:
+                    out[f.slot_feature[s0 + s]] += off
+        else:
+            _direct(f, leaf, s0, k, pattern, v, zf, out, e)
 
 
 @njit(cache=True)
@@ -138,14 +135,28 @@ def _direct(f, leaf, s0, k, pattern, v, zf, out, sc):  # type: ignore[no-untyped
             out[f.slot_feature[s0 + s]] += off
 
 
+@njit(cache=True)
+def _block(X, idx, c, f, out, dec, e):  # type: ignore[no-untyped-def]
+    """Rows ``idx`` (all explained for class ``c``), tree by tree: one tree's arrays stay
+    in cache while the block's rows pass through it (row by row, every row would stream
+    the whole forest from memory, which is what bounded the first version)."""
+    for i in idx:
+        out[i, :] = 0.0
+        out[i, -1] = f.base[c]
+    for t in range(f.tree_start[c], f.tree_start[c + 1]):
+        for i in idx:
+            _tree(X[i], t, f, out[i], dec, e)
+
+
 @njit(cache=True, parallel=True)
-def _rows_parallel(X, cls, f, out, max_nodes):  # type: ignore[no-untyped-def]
-    for i in prange(X.shape[0]):
-        _row(X[i], cls[i], f, out[i], np.empty(max_nodes, np.bool_), np.empty(130))
+def _blocks_parallel(X, order, starts, classes, f, out, max_nodes):  # type: ignore[no-untyped-def]
+    for b in prange(len(starts) - 1):
+        idx = order[starts[b] : starts[b + 1]]
+        _block(X, idx, classes[b], f, out, np.empty(max_nodes, np.bool_), np.empty(130))
 
 
 @njit(cache=True)
-def _rows_serial(X, cls, f, out, max_nodes):  # type: ignore[no-untyped-def]
+def _blocks_serial(X, order, starts, classes, f, out, max_nodes):  # type: ignore[no-untyped-def]
     dec, e = np.empty(max_nodes, np.bool_), np.empty(130)
-    for i in range(X.shape[0]):
-        _row(X[i], cls[i], f, out[i], dec, e)
+    for b in range(len(starts) - 1):
+        _block(X, order[starts[b] : starts[b + 1]], classes[b], f, out, dec, e)
