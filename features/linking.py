@@ -36,18 +36,26 @@ def _t_ns(values: Sequence[object]) -> np.ndarray:
     return np.array([int(v.timestamp() * 1e9) for v in values], dtype=NS)  # type: ignore[attr-defined]
 
 
-def events_for(
-    referrals: Sequence[Referral], outcomes: Sequence[Outcome | None] | None
-) -> pd.DataFrame:
-    """Sightings (at receipt) and decisions (at ``decided_at``) of every key of every referral."""
+def family_keys(referrals: Sequence[Referral]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per family, (referral positions, keys): identifiers, IPs, groups, the reporting
+    platform and the one global key that counts everything."""
     n = len(referrals)
-    t_recv = _t_ns([r.received_at for r in referrals])
     keys = link_keys(referrals)
     keys["platform"] = (
         np.arange(n, dtype=NS),
         [platform_key(r.incident.platform) for r in referrals],
     )
     keys["all"] = (np.arange(n, dtype=NS), [GLOBAL_KEY] * n)
+    return keys
+
+
+def events_for(
+    referrals: Sequence[Referral], outcomes: Sequence[Outcome | None] | None
+) -> pd.DataFrame:
+    """Sightings (at receipt) and decisions (at ``decided_at``) of every key of every referral."""
+    n = len(referrals)
+    t_recv = _t_ns([r.received_at for r in referrals])
+    keys = family_keys(referrals)
     dec_t = np.full(n, -1, dtype=NS)
     pkg = np.zeros(n, dtype=np.int64)
     urg = np.zeros(n, dtype=np.int64)
@@ -283,16 +291,11 @@ def _per_referral_max(n: int, pos: np.ndarray, values: np.ndarray, empty: float)
 
 def linking_features(
     referrals: Sequence[Referral], batch_events: pd.DataFrame, history: History | None
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """The ``link_*``, ``ip_*``, ``group_*`` and ``platform_*`` columns, point in time."""
     n = len(referrals)
     t_recv = _t_ns([r.received_at for r in referrals])
-    keys = link_keys(referrals)
-    keys["platform"] = (
-        np.arange(n, dtype=NS),
-        [platform_key(r.incident.platform) for r in referrals],
-    )
-    keys["all"] = (np.arange(n, dtype=NS), [GLOBAL_KEY] * n)
+    keys = family_keys(referrals)
     hist = history if history is not None and len(history) else None
     out: dict[str, np.ndarray] = {}
     day = 86_400 * 10**9
