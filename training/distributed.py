@@ -9,10 +9,8 @@ before the boundary minus the platform window (``carry``), so it stays about as 
 the set of distinct keys instead of growing with the stream. Counting only needs prefix
 sums and the latest sighting, which folding keeps exactly, so the features, and hence
 the scores, equal the single-machine ones (``tests/unit/test_dask.py`` checks this).
-The fold is a short sequential chain of small tasks; the per-referral work (validation,
-flattening, linking, scoring, explanations) runs in parallel.
-
-Training reuses the same feature graph and fits each head with ``lightgbm.dask``
+The fold is a short sequential chain of small tasks; the per-referral work runs in
+parallel. Training reuses the same feature graph and fits each head with ``lightgbm.dask``
 (data-parallel LightGBM across the workers); calibration and the tier policy are fitted
 on the driver from the calibration window's margins, as in :mod:`training.fit`.
 """
@@ -40,9 +38,8 @@ DOC_COLUMNS = ("referral_id", "received_at", "document")
 
 @contextmanager
 def cluster(scheduler: str | None = None, workers: int = 2) -> Iterator[Any]:
-    """A client of the cluster at ``scheduler``, or of a LocalCluster of ``workers``
-    single-threaded processes (processes, not threads: LightGBM's network is global to a
-    process, and the GIL would serialise the Python feature code)."""
+    """A client of ``scheduler``, or of a LocalCluster of ``workers`` one-thread processes
+    (LightGBM's network is global to a process; threads would share the GIL)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -59,8 +56,7 @@ def cluster(scheduler: str | None = None, workers: int = 2) -> Iterator[Any]:
 
 
 def write_partitions(docs: list[dict[str, Any]], out: Path, rows_per_partition: int) -> int:
-    """Raw documents -> time-ordered Parquet partitions (``part.N.parquet``); returns the
-    number of partitions. Documents keep their labels (``outcome``) if they have them."""
+    """Raw documents (labels kept) -> time-ordered ``part.N.parquet``; returns how many."""
     frame = pd.DataFrame(
         {
             "referral_id": [str(d.get("referral_id")) for d in docs],
@@ -90,15 +86,19 @@ def _events(items: list[Labelled], labels: bool) -> pd.DataFrame:
     return events_for([g.referral for g in items], _outcomes(items, labels))
 
 
-def carry(history: pd.DataFrame | None, events: pd.DataFrame, nxt: list[Labelled]) -> pd.DataFrame:
-    """The history the next partition needs: earlier events, with everything older than
-    the next partition's start minus the platform window folded into one event per key
-    (summed weights, at the time of the key's latest sighting). Queries of the next
-    partition all lie after that time, so every count and "latest sighting" is unchanged."""
+def _start(items: list[Labelled]) -> int | None:
+    """A partition's first receipt time (ns): all its queries lie at or after it."""
+    return min((int(g.referral.received_at.timestamp() * 1e9) for g in items), default=None)
+
+
+def carry(history: pd.DataFrame | None, events: pd.DataFrame, start: int | None) -> pd.DataFrame:
+    """The history the next partition (first receipt ``start``, ns) needs: earlier events,
+    with everything older than ``start`` minus the platform window folded into one event
+    per key (summed weights, at the time of the key's latest sighting). Every query of the
+    next partition lies after that time, so counts and "latest sighting" are unchanged."""
     ev = events if history is None else pd.concat([history, events], ignore_index=True)
-    if not nxt or len(ev) == 0:
+    if start is None or len(ev) == 0:
         return ev
-    start = min(int(g.referral.received_at.timestamp() * 1e9) for g in nxt)
     seen_t = events.loc[events["seen"] > 0, "t"]
     if len(seen_t) and int(seen_t.max()) > start:
         raise ValueError("partitions are not in time order (sort by received_at)")
@@ -122,7 +122,7 @@ def _features(items: list[Labelled], history: pd.DataFrame | None, labels: bool)
 
 
 def score_frame(model: TriageModel, feats: Features) -> pd.DataFrame:
-    """Scores as a flat frame (one row per referral; reasons and rules as JSON text)."""
+    """One flat row per referral; reasons and rules as JSON text."""
     from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 
     scores = model.score(feats) if len(feats) else []
@@ -144,8 +144,7 @@ def score_frame(model: TriageModel, feats: Features) -> pd.DataFrame:
 def feature_graph(
     parquet: Path | str, key: bytes, labels: bool = False, history: Any = None
 ) -> tuple[list[Any], list[Any]]:
-    """Delayed (parsed partition, features) per partition, with the carried history;
-    ``history``: events known before the first partition (e.g. the service's)."""
+    """Delayed parsed partitions and their features; ``history``: earlier events."""
     import dask
     import dask.dataframe as dd
 
@@ -156,7 +155,8 @@ def feature_graph(
         feats.append(dask.delayed(_features)(items, history, labels))
         if i + 1 < len(parsed):
             ev = dask.delayed(_events)(items, labels)
-            history = dask.delayed(carry)(history, ev, parsed[i + 1])
+            start = dask.delayed(_start)(parsed[i + 1])  # an int crosses workers, not referrals
+            history = dask.delayed(carry)(history, ev, start)
     return parsed, feats
 
 

@@ -60,12 +60,13 @@ def test_carried_history_gives_the_same_features(docs):
             hist.add_events(history)
         got.append(build_features(refs[a:b], outs[a:b], hist).X)
         if nxt is not None:
-            history = dist.carry(history, events_for(refs[a:b], outs[a:b]), good[nxt[0] : nxt[1]])
+            start = dist._start(good[nxt[0] : nxt[1]])
+            history = dist.carry(history, events_for(refs[a:b], outs[a:b]), start)
     pd.testing.assert_frame_equal(whole, pd.concat(got, ignore_index=True))
     before_last = events_for(refs[: bounds[-2]], outs[: bounds[-2]])
     assert history is not None and len(history) < 0.8 * len(before_last)  # folded
     with pytest.raises(ValueError, match="time order"):
-        dist.carry(None, events_for(refs[-10:], None), good[:5])
+        dist.carry(None, events_for(refs[-10:], None), dist._start(good[:5]))
 
 
 def test_dask_scores_equal_single_machine(parts, docs, trained, scheduler):
