@@ -274,8 +274,14 @@ def _before(
     w: np.ndarray,
     hist: History | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Counts before each query time from the batch's own events plus the history's."""
-    cnt, last = cum_before(qk, qt, ek, et, w)
+    """Counts before each query time from the batch's own events plus the history's.
+    When no batch event precedes any query (one referral being scored), the batch's part
+    is zero without the sort."""
+    if len(et) == 0 or len(qt) == 0 or et.min() >= qt.max():
+        cnt = np.zeros((len(qk), len(WEIGHTS)), dtype=np.int64)
+        last = np.full(len(qk), -1, dtype=NS)
+    else:
+        cnt, last = cum_before(qk, qt, ek, et, w)
     if hist is not None:
         hc, hl = hist.count_before(fam, qk, qt)
         cnt, last = cnt + hc, np.maximum(last, hl)
