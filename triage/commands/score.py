@@ -25,6 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="scores as JSON Lines")
     p.add_argument("--model", default="champion", help="alias or version (default champion)")
     p.add_argument("--errors", type=Path, help="also write the rejected records here (JSONL)")
+    from training.distributed_cli import add_engine_arguments
+
+    add_engine_arguments(p)  # --engine {local,dask}, --scheduler ADDRESS (docs/scaling.md)
 
 
 def load_model(settings: Any, ref: str) -> tuple[Any | None, str | None]:
@@ -75,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"degraded: no model could be loaded ({why}); the safety rules score", file=sys.stderr
         )
+    if args.engine == "dask" and model is not None:
+        from training.distributed_cli import score_command
+
+        return score_command(args, s, model, history(s))
     batch = parse_documents(iter_jsonl(args.input), pseudonymiser(s))
     refs = batch.referrals
     args.out.parent.mkdir(parents=True, exist_ok=True)

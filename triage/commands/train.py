@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="labelled JSON Lines (default: the embedded stream)")
     p.add_argument("--config", type=Path, help="JSON: TrainConfig fields and an optional 'gate'")
     p.add_argument("--backtests", type=int, help="rolling-origin backtests (default 2)")
+    from training.distributed_cli import add_engine_arguments
+
+    add_engine_arguments(p)  # --engine {local,dask}, --scheduler ADDRESS (docs/scaling.md)
 
 
 def confirmed_labels(s: Settings) -> list[Any]:
@@ -84,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     if args.data is not None and not args.data.exists():
         print(f"error: --data: {args.data} does not exist", file=sys.stderr)
         return 2
+    if args.engine == "dask":
+        from training.distributed_cli import train_command
+
+        return train_command(args, s)
     extra = confirmed_labels(s)
     result = train(s, args.data, cfg, gate, extra)
     print_headline(result)
