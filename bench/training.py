@@ -77,8 +77,8 @@ def run(data: Path, sizes: list[int], extrapolate: list[int], threads: int) -> l
             Row("training peak memory", f"{n // 1000}k", r["peak_mb"], None, "MB", "", False)
         )
     if len(pts) >= 2:
-        n, s, mb = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
-        ts, tm = np.polyfit(n, s, 1), np.polyfit(n, mb, 1)
+        xs, secs, mb = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
+        ts, tm = np.polyfit(xs, secs, 1), np.polyfit(xs, mb, 1)
         for e in extrapolate:
             if ts[0] <= 0:
                 break  # the measured curve does not grow: nothing honest to extrapolate

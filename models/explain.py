@@ -14,7 +14,7 @@ once by :func:`feature_matrix`, equal to the reference within 1e-6 (tests check 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightgbm as lgb
@@ -69,7 +69,7 @@ def _reasons(
         direction = "raises" if c > 0 else "lowers"
         text = f"{spec.describe(value)}: {direction} the {head} estimate for '{class_name}'"
         out.append(
-            Reason(feature=name, value=value, contribution=round(c, 6), text=text, head=head)
+            Reason(feature=name, value=value, contribution=round(c, 6), text=text, head=head)  # type: ignore[arg-type]
         )
     return out
 
@@ -141,7 +141,7 @@ def explain_rows(
     forests: dict[str, treeshap.Forest],
     X: pd.DataFrame,
     M: np.ndarray,
-    shown: dict[str, tuple[np.ndarray, tuple[str, ...], int]],
+    shown: Mapping[str, tuple[np.ndarray, Sequence[str], int]],
 ) -> list[list[Reason]]:
     """Reasons per row for the heads in ``shown`` (head -> (class index per row, class
     names, how many reasons)), in that order, from the class-selective TreeSHAP."""

@@ -131,10 +131,10 @@ def score_frame(model: TriageModel, feats: Features) -> pd.DataFrame:
         "tier": [s.tier for s in scores],
         "priority": [s.priority for s in scores],
     }
-    for c in URGENCY_CLASSES:
-        cols[f"urgency_{c}"] = [s.urgency[c] for s in scores]
-    for c in VIABILITY_CLASSES:
-        cols[f"viability_{c}"] = [s.viability[c] for s in scores]
+    for u in URGENCY_CLASSES:
+        cols[f"urgency_{u}"] = [s.urgency[u] for s in scores]
+    for v in VIABILITY_CLASSES:
+        cols[f"viability_{v}"] = [s.viability[v] for s in scores]
     cols["reasons"] = [json.dumps([r.model_dump(mode="json") for r in s.reasons]) for s in scores]
     cols["safety_rules"] = [json.dumps(s.safety_rules) for s in scores]
     cols["model_version"] = [s.model_version for s in scores]

@@ -110,3 +110,27 @@ def _ps():
     from features.pseudonyms import Pseudonymiser
 
     return Pseudonymiser(KEY)
+
+
+def test_triage_score_engine_dask_agrees_with_local(
+    trained, docs, scheduler, tmp_path, monkeypatch
+):
+    import json
+
+    from triage.cli import main
+    from triage.common import write_jsonl
+
+    settings, _, _, _ = trained
+    monkeypatch.setenv("TRIAGE_HOME", str(settings.home))
+    monkeypatch.setenv("TRIAGE_PSEUDONYM_KEY", KEY.decode())
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, ({k: v for k, v in d.items() if k != "_oracle"} for d in docs[:150]))
+    base = ["score", "--input", str(src), "--out"]
+    assert main([*base, str(tmp_path / "local.jsonl")]) == 0
+    args = ["--engine", "dask", "--scheduler", scheduler, "--partition-rows", "50"]
+    assert main([*base, str(tmp_path / "dask.jsonl"), *args]) == 0
+    read = lambda p: {r["referral_id"]: r for r in map(json.loads, p.read_text().splitlines())}  # noqa: E731
+    local, remote = read(tmp_path / "local.jsonl"), read(tmp_path / "dask.jsonl")
+    assert local.keys() == remote.keys() and len(local) == 150
+    for rid, r in remote.items():
+        assert r["tier"] == local[rid]["tier"] and r["reasons"] == local[rid]["reasons"]
