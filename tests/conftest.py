@@ -9,6 +9,7 @@ import pytest
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # LightGBM on a busy host: training/fit.py
 
 from features.config import Settings  # noqa: E402
 from features.pseudonyms import Pseudonymiser  # noqa: E402
