@@ -100,7 +100,7 @@ def from_labelled(
     )
 
 
-def _lines(path: Path, show: bool) -> Iterator[Any]:
+def lines_with_progress(path: Path, show: bool, desc: str = "parse") -> Iterator[Any]:
     """The file's JSON values, with a progress bar on stderr for big files."""
     if not show:
         yield from iter_jsonl(path)
@@ -109,7 +109,7 @@ def _lines(path: Path, show: bool) -> Iterator[Any]:
 
     with path.open("rb") as fh:
         n = sum(1 for _ in fh)
-    with tqdm(total=n, unit="ref", desc="parse", file=sys.stderr) as bar:
+    with tqdm(total=n, unit="ref", desc=desc, file=sys.stderr) as bar:
         for doc in iter_jsonl(path):
             bar.update(1)
             yield doc
@@ -138,7 +138,7 @@ def load_labelled(
     say = progress or _quiet
     show = progress is not None and path.stat().st_size > PROGRESS_FROM * 1000
     say(f"parsing {path.name} (validate + pseudonymise)")
-    batch = parse_documents(_lines(path, show), pseudonymiser, labels=True)
+    batch = parse_documents(lines_with_progress(path, show), pseudonymiser, labels=True)
     by_id = {it.referral.referral_id: it for it in batch.good}
     for it in extra:
         known = by_id.get(it.referral.referral_id)

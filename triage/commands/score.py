@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,13 @@ def _chunk(feats: Any, lo: int) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before LightGBM loads: fit.py
     from tqdm import tqdm
 
-    from features.ingest import iter_jsonl, parse_documents
+    from features.ingest import parse_documents
     from features.pipeline import build_features
     from models.degraded import score_rules
+    from training.data import lines_with_progress
     from triage.common import pseudonymiser, report_rejected, settings
 
     if not args.input.exists():
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         from training.distributed_cli import score_command
 
         return score_command(args, s, model, history(s))
-    batch = parse_documents(iter_jsonl(args.input), pseudonymiser(s))
+    big = args.input.stat().st_size > PROGRESS_FROM * 1000
+    batch = parse_documents(lines_with_progress(args.input, big), pseudonymiser(s))
     refs = batch.referrals
     args.out.parent.mkdir(parents=True, exist_ok=True)
     n, degraded = 0, model is None
