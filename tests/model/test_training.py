@@ -40,10 +40,7 @@ def test_report_has_the_documented_keys_and_the_oracle(report):
     orderings = {"model", "oracle", "source_priority", "fifo", "rules_only"}
     assert set(report["capacity"]["policies"]) == orderings
     assert set(report["queue"]["policies"]) == orderings
-    assert {(a["grouping"], a["groups"][0]["metric"].split("_")[-1]) for a in report["audit"]} >= {
-        ("source", "k"),
-        ("province", "k"),
-    }
+    assert sorted(a["grouping"] for a in report["audit"]) == ["province"] * 2 + ["source"] * 2
 
 
 def test_report_carries_no_referral_ids(report, trained):
