@@ -42,7 +42,10 @@ def straightforward(model: TriageModel, feats: Features) -> list[Score]:
     cv = contributions(model.boosters["viability"], X)
     u, v = 2 - model_rank[0], int(p["viability"][0].argmax())
     row = X.iloc[0]
-    reasons = top_reasons(cu[0, u, :-1], row, "urgency", URGENCY_CLASSES[u], 5)
+    cu_row, against = cu[0, u, :-1], None
+    if URGENCY_CLASSES[u] == "routine":  # routine against high, as models.explain does
+        cu_row, against = cu_row - cu[0, URGENCY_CLASSES.index("high"), :-1], "high"
+    reasons = top_reasons(cu_row, row, "urgency", URGENCY_CLASSES[u], 5, against)
     reasons += top_reasons(cv[0, v, :-1], row, "viability", VIABILITY_CLASSES[v], 2)
     return to_scores(feats, pred, [reasons], model.version, degraded=False)
 

@@ -43,10 +43,15 @@ def _jsonable(v: Any) -> Any:
 
 
 def top_reasons(
-    contrib: np.ndarray, row: pd.Series, head: str, class_name: str, k: int
+    contrib: np.ndarray,
+    row: pd.Series,
+    head: str,
+    class_name: str,
+    k: int,
+    against: str | None = None,
 ) -> list[Reason]:
     """The ``k`` largest |contributions| of one row (``contrib``: per-feature, no base)."""
-    return _reasons(contrib, row.index, row.iloc.__getitem__, head, class_name, k)
+    return _reasons(contrib, row.index, row.iloc.__getitem__, head, class_name, k, against)
 
 
 def _reasons(
@@ -56,7 +61,9 @@ def _reasons(
     head: str,
     class_name: str,
     k: int,
+    against: str | None = None,
 ) -> list[Reason]:
+    over = f" over '{against}'" if against else ""
     order = np.argsort(-np.abs(contrib), kind="stable")[:k]
     out = []
     for j in order:
@@ -67,7 +74,7 @@ def _reasons(
         value = _jsonable(value_at(j))
         spec = BY_NAME[name]
         direction = "raises" if c > 0 else "lowers"
-        text = f"{spec.describe(value)}: {direction} the {head} estimate for '{class_name}'"
+        text = f"{spec.describe(value)}: {direction} the {head} estimate for '{class_name}'{over}"
         out.append(
             Reason(feature=name, value=value, contribution=round(c, 6), text=text, head=head)  # type: ignore[arg-type]
         )
@@ -137,15 +144,41 @@ class _Values:
         return value
 
 
+def contrast_for(
+    forest: treeshap.Forest, M: np.ndarray, classes: np.ndarray, against: np.ndarray
+) -> np.ndarray:
+    """Contributions to the log-odds of ``classes[i]`` against ``against[i]`` (the margin
+    difference; ``against[i] < 0``: the class's own margin), shape (n, F+1), base last.
+
+    Why: the urgency head holds ``routine``'s margin at zero (``training.fit``), so
+    routine's own contributions are all zero; a routine referral is explained by what
+    makes it routine *rather than* high, ``margin(routine) - margin(high)``, which is
+    exactly log P(routine)/P(high) before calibration."""
+    out = treeshap.contributions_for(forest, M, classes)
+    rows = np.flatnonzero(against >= 0)
+    if len(rows):
+        out[rows] -= treeshap.contributions_for(forest, M[rows], against[rows])
+    return out
+
+
 def explain_rows(
     forests: dict[str, treeshap.Forest],
     X: pd.DataFrame,
     M: np.ndarray,
     shown: Mapping[str, tuple[np.ndarray, Sequence[str], int]],
+    against: Mapping[str, np.ndarray] | None = None,
 ) -> list[list[Reason]]:
     """Reasons per row for the heads in ``shown`` (head -> (class index per row, class
-    names, how many reasons)), in that order, from the class-selective TreeSHAP."""
-    contrib = {h: treeshap.contributions_for(forests[h], M, c) for h, (c, _, _) in shown.items()}
+    names, how many reasons)), in that order, from the class-selective TreeSHAP.
+    ``against`` (head -> class index per row, -1 for none) explains a class against
+    another one (:func:`contrast_for`)."""
+    against = against or {}
+    contrib = {
+        h: contrast_for(forests[h], M, c, against[h])
+        if h in against
+        else treeshap.contributions_for(forests[h], M, c)
+        for h, (c, _, _) in shown.items()
+    }
     values = _Values(X, M)
     names = list(X.columns)
     out = []
@@ -153,6 +186,10 @@ def explain_rows(
         value = values.at(i)
         reasons: list[Reason] = []
         for h, (cls, class_names, k) in shown.items():
-            reasons += _reasons(contrib[h][i, :-1], names, value, h, class_names[cls[i]], k)
+            vs = against.get(h)
+            other = class_names[vs[i]] if vs is not None and vs[i] >= 0 else None
+            reasons += _reasons(
+                contrib[h][i, :-1], names, value, h, class_names[cls[i]], k, other
+            )
         out.append(reasons)
     return out

@@ -29,6 +29,7 @@ from models.priority import priority
 HEADS = ("urgency", "viability")
 THREADS_FROM = 2_000  # rows; below this more threads cost more than they save
 CLASSES = {"urgency": URGENCY_CLASSES, "viability": VIABILITY_CLASSES}
+HIGH, ROUTINE = URGENCY_CLASSES.index("high"), URGENCY_CLASSES.index("routine")
 
 
 @dataclass
@@ -111,12 +112,16 @@ class TriageModel:
         """Top reasons per referral: the urgency class the policy chose, then the most
         likely viability class. Only those two classes are explained (not all six)."""
         M = matrix if matrix is not None else self.matrix(feats.X)
+        u_cls = 2 - pred.model_rank  # rank 2 -> class 0
         shown = {
-            "urgency": (2 - pred.model_rank, URGENCY_CLASSES, k),  # rank 2 -> class 0
+            "urgency": (u_cls, URGENCY_CLASSES, k),
             "viability": (pred.p_viability.argmax(axis=1), VIABILITY_CLASSES, max(1, k // 2)),
         }
+        # routine is explained against high: its own margin is held at zero (see
+        # models.explain.contrast_for), so alone it would have no reasons at all
+        against = {"urgency": np.where(u_cls == ROUTINE, HIGH, -1)}
         forests = {h: self.forest(h) for h in shown}
-        return explain_rows(forests, feats.X, M, shown)
+        return explain_rows(forests, feats.X, M, shown, against)
 
     # -- answers ----------------------------------------------------------------------
     def score(

@@ -96,3 +96,33 @@ def test_scores_are_advisory_and_degraded_rules_work(trained):
         assert s.needs_confirmation is True and not s.degraded and s.reasons
     for s in score_rules(f):
         assert s.degraded and s.model_version.startswith("rules")
+
+
+def test_every_tier_gets_urgency_reasons(trained):
+    """Routine's margin is held at zero (training.fit), so its own contributions are all
+    zero; a routine referral is explained against high, and those contributions sum to
+    margin(routine) - margin(high)."""
+    _, model, ds, split = trained
+    from features.contract import URGENCY_CLASSES
+    from features.pipeline import Features
+    from models.explain import contrast_for
+
+    idx = np.flatnonzero(split.test)[:300]
+    f = Features(ds.feats.X.iloc[idx], ds.feats.meta.iloc[idx], ds.feats.events)
+    pred = model.predict(f)
+    reasons = model.explain(f, pred)
+    tiers = np.array(URGENCY_CLASSES)[2 - pred.model_rank]
+    assert {"routine", "high"} <= set(tiers)  # the sample exercises the contrast
+    for tier, rs in zip(tiers, reasons, strict=True):
+        urgent = [r for r in rs if r.head == "urgency"]
+        assert urgent, f"no urgency reasons for a {tier} referral"
+        assert all(f"'{tier}'" in r.text for r in urgent)
+        assert all(("over 'high'" in r.text) == (tier == "routine") for r in urgent)
+    M = model.matrix(f.X)
+    routine = URGENCY_CLASSES.index("routine")
+    c = contrast_for(
+        model.forest("urgency"), M, np.full(len(M), routine), np.full(len(M), routine - 1)
+    )
+    m = model.margins(M, "urgency")
+    assert np.allclose(c.sum(axis=1), m[:, routine] - m[:, routine - 1], atol=1e-6)
+    assert np.abs(c[:, :-1]).max() > 0

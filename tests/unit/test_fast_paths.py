@@ -19,10 +19,14 @@ def _reference_reasons(model, feats, pred, k=5):
     cu = contributions(model.boosters["urgency"], X)
     cv = contributions(model.boosters["viability"], X)
     u_cls, v_cls = 2 - pred.model_rank, pred.p_viability.argmax(axis=1)
+    routine, high = URGENCY_CLASSES.index("routine"), URGENCY_CLASSES.index("high")
     out = []
     for i in range(len(X)):
         row = X.iloc[i]
-        r = top_reasons(cu[i, u_cls[i], :-1], row, "urgency", URGENCY_CLASSES[u_cls[i]], k)
+        c, name, other = cu[i, u_cls[i], :-1], URGENCY_CLASSES[u_cls[i]], None
+        if u_cls[i] == routine:  # routine against high: log P(routine)/P(high)
+            c, other = c - cu[i, high, :-1], "high"
+        r = top_reasons(c, row, "urgency", name, k, other)
         r += top_reasons(
             cv[i, v_cls[i], :-1], row, "viability", VIABILITY_CLASSES[v_cls[i]], max(1, k // 2)
         )
