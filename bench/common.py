@@ -27,6 +27,7 @@ from models.heads import DEFAULT_PARAMS
 from models.manifest import Manifest
 from models.policy import fit_policy
 from models.triage_model import TriageModel
+from training.fit import TrainConfig, train_monotone_urgency
 
 KEY = b"bench-key-0123456789"
 
@@ -91,13 +92,20 @@ def fixed_model(
     feats: Features, items: list[Labelled], iterations: int, threads: int
 ) -> TriageModel:
     """A model of a known size (``iterations`` x 3 trees per head, no early stopping), so
-    explanation costs compare across runs; calibrated and with a policy like a real one."""
+    explanation costs compare across runs; calibrated and with a policy like a real one.
+    The urgency head is trained as ``triage train`` trains it (monotone, routine held at
+    zero: its trees are single leaves), so explaining it costs what the product's does."""
     boosters, cal = {}, {}
     n_fit = int(len(items) * 0.8)
+    cfg = TrainConfig(rounds=iterations, early_stopping=iterations + 1, num_threads=threads)
     for head in ("urgency", "viability"):
         y = labels(items, head)
-        p = {**DEFAULT_PARAMS, "num_threads": threads}
-        b = lgb.train(p, lgb.Dataset(feats.X.iloc[:n_fit], y[:n_fit]), num_boost_round=iterations)
+        X_fit, y_fit = feats.X.iloc[:n_fit], y[:n_fit]
+        if head == "urgency":
+            b = train_monotone_urgency(X_fit, y_fit, feats.X.iloc[n_fit:], y[n_fit:], cfg)
+        else:
+            p = {**DEFAULT_PARAMS, "num_threads": threads}
+            b = lgb.train(p, lgb.Dataset(X_fit, y_fit), num_boost_round=iterations)
         boosters[head] = b
         m = b.predict(feats.X.iloc[n_fit:], raw_score=True, num_threads=threads)
         cal[head] = fit_vector_scaling(np.asarray(m), y[n_fit:])
