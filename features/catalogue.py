@@ -18,12 +18,24 @@ from features.countries import CA_PROVINCES
 Kind = Literal["numeric", "binary", "categorical"]
 
 SOURCES: tuple[Source, ...] = (
-    "ncmec", "cybertip", "industry", "domestic_police", "foreign_police", "rcmp_division",
-    "public", "other",
+    "ncmec",
+    "cybertip",
+    "industry",
+    "domestic_police",
+    "foreign_police",
+    "rcmp_division",
+    "public",
+    "other",
 )
 INCIDENT_TYPES: tuple[IncidentType, ...] = (
-    "csam", "trafficking", "sex_tourism", "molestation", "misleading_domain",
-    "misleading_content", "online_enticement", "unsolicited_material",
+    "csam",
+    "trafficking",
+    "sex_tourism",
+    "molestation",
+    "misleading_domain",
+    "misleading_content",
+    "online_enticement",
+    "unsolicited_material",
 )
 CHANNELS = ("web", "email", "newsgroup", "chat", "gaming", "phone", "offline", "p2p", "unknown")
 SOURCE_PRIORITIES = ("E", "1", "2", "3", "other")
@@ -65,11 +77,23 @@ def _c(name: str, label: str, levels: tuple[str, ...], group: str) -> FeatureSpe
 
 
 FILE_ANNOTATIONS = (
-    "live_streaming", "physical_harm", "infant", "possible_self_production", "generative_ai",
-    "potential_meme", "viral", "violence_gore", "bestiality", "anime_virtual",
+    "live_streaming",
+    "physical_harm",
+    "infant",
+    "possible_self_production",
+    "generative_ai",
+    "potential_meme",
+    "viral",
+    "violence_gore",
+    "bestiality",
+    "anime_virtual",
 )
 INCIDENT_ANNOTATIONS = (
-    "sextortion", "csam_solicitation", "minor_to_minor", "spam", "sadistic_exploitation",
+    "sextortion",
+    "csam_solicitation",
+    "minor_to_minor",
+    "spam",
+    "sadistic_exploitation",
 )
 
 CATALOGUE: tuple[FeatureSpec, ...] = (
@@ -79,8 +103,10 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     _c("incident_type", "Incident type", INCIDENT_TYPES, "report"),
     _c("channel", "Where it happened", CHANNELS, "report"),
     _b("escalated", "Reporter escalated it as a child at immediate risk", "urgency"),
-    *(_b(f"ann_{a}", f"Report annotated '{a.replace('_', ' ')}'", "urgency")
-      for a in INCIDENT_ANNOTATIONS),
+    *(
+        _b(f"ann_{a}", f"Report annotated '{a.replace('_', ' ')}'", "urgency")
+        for a in INCIDENT_ANNOTATIONS
+    ),
     _b("batched", "Batched viral/meme report", "report"),
     _n("batched_accounts", "Accounts in the batched report", "report", "accounts"),
     _n("completeness", "Share of optional fields the reporter filled", "report"),
@@ -94,7 +120,10 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     _n("files_similar", "Files similar to a known hash", "files", "files"),
     _n("files_unchecked", "Files not checked against hash lists", "files", "files"),
     _n("share_new", "Share of hash-checked files that are new", "urgency"),
-    *(_b(f"fa_{a}", f"A file annotated '{a.replace('_', ' ')}'", "urgency") for a in FILE_ANNOTATIONS),
+    *(
+        _b(f"fa_{a}", f"A file annotated '{a.replace('_', ' ')}'", "urgency")
+        for a in FILE_ANNOTATIONS
+    ),
     _b("cls_prepubescent", "A file classified A (prepubescent)", "urgency"),
     _b("cls_pubescent", "A file classified B (pubescent)", "files"),
     _n("share_viewed", "Share of files viewed by the reporter", "viability"),
@@ -102,7 +131,11 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     # victims and recipients
     _n("n_victims", "Victims in the report", "victim", "victims"),
     _n("victim_min_age", "Youngest victim's age", "victim", "years"),
-    _n("victim_min_band", "Youngest victim's age band (0 infant, 1 prepubescent, 2 pubescent)", "victim"),
+    _n(
+        "victim_min_band",
+        "Youngest victim's age band (0 infant, 1 prepubescent, 2 pubescent)",
+        "victim",
+    ),
     _b("victim_unidentified", "A victim not yet identified", "victim"),
     _b("victim_located", "A victim's location is known", "victim"),
     _b("victim_school_known", "A victim's school is known", "victim"),
@@ -126,7 +159,9 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     _n("subject_access_to_children", "Suspect has access to children", "suspect"),
     _n("subject_account_disabled", "Suspect's account disabled", "suspect"),
     _n("subject_compromised", "Suspect's account possibly compromised", "suspect"),
-    _n("subject_associated_accounts", "Accounts associated with the suspect", "suspect", "accounts"),
+    _n(
+        "subject_associated_accounts", "Accounts associated with the suspect", "suspect", "accounts"
+    ),
     _b("subject_group", "Suspect belongs to a reported group", "suspect"),
     _n("subject_min_age", "Youngest reported person's age", "suspect", "years"),
     # jurisdiction
@@ -135,18 +170,38 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     _b("location_verified", "Suspect's location verified", "viability"),
     # freshness
     _n("days_incident_to_received", "Days from incident to receipt", "freshness", "days"),
-    _n("days_last_ip_to_received", "Days from the latest IP capture to receipt", "freshness", "days"),
+    _n(
+        "days_last_ip_to_received",
+        "Days from the latest IP capture to receipt",
+        "freshness",
+        "days",
+    ),
     _n("days_upload_to_received", "Days from the latest upload to receipt", "freshness", "days"),
     _n("retention_days_left", "Days of data preservation left at receipt", "freshness", "days"),
     # point in time: what was known before this referral arrived
-    _n("link_prior_referrals", "Earlier referrals sharing a suspect identifier", "linking", "referrals"),
+    _n(
+        "link_prior_referrals",
+        "Earlier referrals sharing a suspect identifier",
+        "linking",
+        "referrals",
+    ),
     _n("link_days_since_last", "Days since the last linked referral", "linking", "days"),
-    _n("link_prior_package", "Earlier linked referrals that became packages", "linking", "referrals"),
+    _n(
+        "link_prior_package",
+        "Earlier linked referrals that became packages",
+        "linking",
+        "referrals",
+    ),
     _n("link_prior_urgent", "Earlier linked referrals judged urgent", "linking", "referrals"),
     _n("ip_prior_referrals", "Earlier referrals sharing an IP", "linking", "referrals"),
     _n("group_prior_referrals", "Earlier referrals from the same group", "linking", "referrals"),
     _b("platform_seen", "Reporting platform seen before", "platform"),
-    _n("platform_recent_volume", "Referrals from this platform in the previous 90 days", "platform", "referrals"),
+    _n(
+        "platform_recent_volume",
+        "Referrals from this platform in the previous 90 days",
+        "platform",
+        "referrals",
+    ),
     _n("platform_package_rate", "Platform's past package rate (smoothed)", "platform"),
     _n("platform_urgent_rate", "Platform's past urgent rate (smoothed)", "platform"),
 )

@@ -188,8 +188,6 @@ def explain_rows(
         for h, (cls, class_names, k) in shown.items():
             vs = against.get(h)
             other = class_names[vs[i]] if vs is not None and vs[i] >= 0 else None
-            reasons += _reasons(
-                contrib[h][i, :-1], names, value, h, class_names[cls[i]], k, other
-            )
+            reasons += _reasons(contrib[h][i, :-1], names, value, h, class_names[cls[i]], k, other)
         out.append(reasons)
     return out
