@@ -15,7 +15,7 @@ import argparse
 import time
 
 from bench.common import Corpus, Row, corpus, print_table, say
-from features.linking import History
+from features.history import History
 from features.pipeline import Features, build_features
 
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from bench.common import KEY, Corpus, Row, say
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Score
+from features.history import History
 from features.ingest import parse_referral
-from features.linking import History
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 from models import safety

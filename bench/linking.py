@@ -13,7 +13,8 @@ import time
 import numpy as np
 
 from bench.common import Corpus, Row, say
-from features.linking import NS, WEIGHTS, History, cum_before, events_for, linking_features
+from features.history import History
+from features.linking import NS, WEIGHTS, cum_before, events_for, linking_features
 
 
 def _scan(hist_events, ev, t_q) -> None:  # type: ignore[no-untyped-def]

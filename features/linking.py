@@ -6,19 +6,24 @@ later referrals never changes an earlier row (a property test checks this).
 
 Events (sightings and decisions) and queries are merged in one sort by (key, time,
 queries-before-events) and counted with cumulative sums: O(n log n), no pairwise join,
-so the cost grows with the history's length, not its square. Before merging, history
-events are filtered to the keys the batch asks about (a hash join on pseudonyms).
+so the cost grows with the history's length, not its square. Earlier referrals held by
+the service come from :class:`features.history.History`, an index probed per key (a hash
+join on pseudonyms), never scanned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features.contract import Outcome, Referral
 from features.flatten import link_keys
+
+if TYPE_CHECKING:  # the indexed history (features.history) is built on this module
+    from features.history import History
 
 NS = np.int64
 EVENT_COLUMNS = ("family", "key", "t", "seen", "decided", "package", "urgent")
@@ -98,138 +103,6 @@ def events_for(
             **{name: w[:, j] for j, name in enumerate(WEIGHTS)},
         }
     )
-
-
-class _Index:
-    """One family's consolidated events, sorted by (key, time), with prefix sums of the
-    weights and, per event, the latest sighting time up to and including it (per key).
-    ``count_before`` is a hash lookup of the key then a binary search on time."""
-
-    def __init__(self, ev: pd.DataFrame) -> None:
-        codes, uniq = pd.factorize(ev["key"].to_numpy(object), sort=False)
-        t = ev["t"].to_numpy(NS)
-        order = np.lexsort((t, codes))
-        self.t = t[order]
-        c = codes[order]
-        w = ev[list(WEIGHTS)].to_numpy(np.int64)[order]
-        self.cum = np.vstack([np.zeros((1, w.shape[1]), np.int64), np.cumsum(w, axis=0)])
-        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        ends = np.r_[starts[1:], len(c)]
-        self.slices = {uniq[c[s]]: (int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
-        grp_start = np.repeat(starts, ends - starts)
-        idx = np.where(w[:, 0] > 0, np.arange(len(c)), -1)
-        last = np.maximum.accumulate(idx)
-        self.last_seen = np.where(last >= grp_start, self.t[np.maximum(last, 0)], -1)
-
-    def count_before(self, keys: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cnt = np.zeros((len(keys), self.cum.shape[1]), np.int64)
-        last = np.full(len(keys), -1, dtype=NS)
-        get = self.slices.get
-        for i, (k, q) in enumerate(zip(keys, t, strict=True)):
-            sl = get(k)
-            if sl is None:
-                continue
-            s, e = sl
-            j = s + int(np.searchsorted(self.t[s:e], q, side="left"))
-            if j > s:
-                cnt[i] = self.cum[j] - self.cum[s]
-                last[i] = self.last_seen[j - 1]
-        return cnt, last
-
-
-BUFFER_LIMIT = 20_000
-
-
-class History:
-    """Pseudonymised events known to the system before the referrals being scored.
-
-    Built for a service that scores one referral at a time against years of history:
-    events live in per-family indexes (see ``_Index``) plus a small append buffer that is
-    folded into the indexes when it grows past ``BUFFER_LIMIT`` events, so a lookup costs
-    a few hash probes and binary searches, not a scan of the history.
-    """
-
-    def __init__(self, buffer_limit: int = BUFFER_LIMIT) -> None:
-        self.buffer_limit = buffer_limit
-        self._index: dict[str, _Index] = {}
-        self._base: list[pd.DataFrame] = []
-        self._buffer: list[pd.DataFrame] = []
-        self._by_key: dict[tuple[str, str], list[tuple[int, int, int, int, int]]] = {}
-        self._n_buffer = 0
-        self._n = 0
-
-    @classmethod
-    def of(
-        cls,
-        referrals: Sequence[Referral],
-        outcomes: Sequence[Outcome | None] | None = None,
-        buffer_limit: int = BUFFER_LIMIT,
-    ) -> History:
-        h = cls(buffer_limit)
-        h.add_events(events_for(referrals, outcomes))
-        return h
-
-    def extend(
-        self, referrals: Sequence[Referral], outcomes: Sequence[Outcome | None] | None = None
-    ) -> None:
-        self.add_events(events_for(referrals, outcomes))
-
-    def add_events(self, events: pd.DataFrame) -> None:
-        if len(events) == 0:
-            return
-        self._buffer.append(events)
-        self._n_buffer += len(events)
-        self._n += len(events)
-        if self._n_buffer > self.buffer_limit:
-            self._consolidate()
-            return
-        rows = zip(
-            events["family"].to_numpy(object),
-            events["key"].to_numpy(object),
-            events["t"].to_numpy(NS).tolist(),
-            *(events[c].to_numpy(np.int64).tolist() for c in WEIGHTS),
-            strict=True,
-        )
-        for fam, key, t, *w in rows:
-            self._by_key.setdefault((fam, key), []).append((t, *w))
-
-    def _consolidate(self) -> None:
-        self._base = [self.events()]
-        self._buffer, self._n_buffer, self._by_key = [], 0, {}
-        base = self._base[0]
-        fam = base["family"].to_numpy(object)
-        self._index = {f: _Index(base[fam == f]) for f in FAMILIES if (fam == f).any()}
-
-    def events(self) -> pd.DataFrame:
-        """Every event held (for saving); the order carries no meaning."""
-        parts = self._base + self._buffer
-        if not parts:
-            return events_for([], None)
-        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-
-    def count_before(
-        self, family: str, keys: np.ndarray, t: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per query (key, t): summed weights of this family's events with the key and
-        time < t, and the latest sighting time before t (-1 if none)."""
-        idx = self._index.get(family)
-        if idx is not None:
-            cnt, last = idx.count_before(keys, t)
-        else:
-            cnt = np.zeros((len(keys), len(WEIGHTS)), np.int64)
-            last = np.full(len(keys), -1, dtype=NS)
-        if self._by_key:
-            found = [(k, e) for k in set(keys.tolist()) for e in self._by_key.get((family, k), ())]
-            if found:
-                ev = np.array([e for _, e in found], dtype=np.int64)
-                bc, bl = cum_before(
-                    keys, t, np.array([k for k, _ in found], dtype=object), ev[:, 0], ev[:, 1:]
-                )
-                cnt, last = cnt + bc, np.maximum(last, bl)
-        return cnt, last
-
-    def __len__(self) -> int:
-        return self._n
 
 
 def cum_before(

@@ -25,7 +25,8 @@ import pandas as pd
 from features.catalogue import CATALOGUE, FEATURES
 from features.contract import Outcome, Referral
 from features.flatten import rows as fact_rows
-from features.linking import History, events_for, linking_features
+from features.history import History
+from features.linking import events_for, linking_features
 from features.retention import retention_deadline
 
 

@@ -24,8 +24,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from features.history import History
 from features.ingest import parse_documents
-from features.linking import History
 from features.pseudonyms import Pseudonymiser
 from reports import drift_frames
 from reports.drift import DriftSummary, evaluate

@@ -25,8 +25,8 @@ import pandas as pd
 
 from features.catalogue import CATALOGUE, FEATURES
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Referral
+from features.history import History
 from features.ingest import read_jsonl
-from features.linking import History
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 

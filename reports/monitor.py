@@ -23,7 +23,8 @@ from typing import Any
 import pandas as pd
 
 from features.config import Settings
-from features.linking import EVENT_COLUMNS, History
+from features.history import History
+from features.linking import EVENT_COLUMNS
 from features.pseudonyms import Pseudonymiser
 from reports import drift_frames, html, templates
 from reports.drift import DriftSummary, evaluate

@@ -1,15 +1,27 @@
 """The in-process scoring path: validate → features with history → model or rules → store.
 
 One :class:`Scorer` per worker holds the model (or none: degraded), the linking
-:class:`~features.linking.History` and the store. A request's referrals are validated and
+:class:`~features.history.History` and the store. A request's referrals are validated and
 pseudonymised by the contract (:func:`features.ingest.parse_documents`), turned into
 features by the *training* feature function against the history, scored as one
 vectorised batch, recorded in the inference log, and only then added to the history, so
 the history holds exactly what the store holds (plus the training history).
 
-Requests are scored one at a time (a lock): the history is a point-in-time record, and
-two requests interleaving their reads and writes of it would each miss the other. Within
-a request the work is vectorised, so a batch costs far less per referral than singles.
+Requests are scored in arrival order, never interleaved: the history is a point-in-time
+record, and two requests interleaving their reads and writes of it would each miss the
+other. Concurrent requests are **committed together** (group commit): validation runs in
+each request's own thread, then whichever request finds the scorer idle takes every
+request waiting (first come, first served, up to :data:`GROUP_LIMIT` referrals, never the
+same referral twice) and scores them as one vectorised batch with one store transaction.
+Features are point-in-time by ``received_at`` (a referral sees another only if it was
+received earlier, in the history or in the same batch), so when requests arrive in the
+order their referrals were received, as a queue system sends them, the answers are the
+ones one-by-one scoring gives (a test holds them equal). A referral submitted *before*
+an earlier-received one but grouped with it sees it, as in a batch request and in
+training: the grouped answer is the point-in-time one, not an artefact of arrival. Under load this
+turns N feature builds, model calls and commits into one, and the queue is fair (a plain
+lock let some requests wait seconds behind later ones). If a group fails, each of its
+requests is retried alone, so one bad request cannot fail the others.
 
 If the model raises on a request, the safety rules score that request instead
 (``degraded: true``): a valid referral is never refused because of the model.
@@ -19,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +40,9 @@ from typing import Any
 import pandas as pd
 
 from features.contract import Outcome, Referral, Score
+from features.history import History
 from features.ingest import Rejected, parse_documents
-from features.linking import EVENT_COLUMNS, History, events_for
+from features.linking import EVENT_COLUMNS, events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 from models.degraded import RULES_VERSION, score_rules
@@ -36,6 +50,8 @@ from serving import logs
 from serving.store import Store
 
 _HISTORY_CHUNK = 5000
+#: Most referrals scored as one group (concurrent requests committed together).
+GROUP_LIMIT = 2000
 
 
 @dataclass
@@ -49,11 +65,21 @@ class Answer:
     degraded_reason: str | None = None
 
 
+@dataclass
+class _Job:
+    """One request's valid referrals, waiting to be scored (possibly with others')."""
+
+    referrals: Sequence[Referral]
+    answer: Answer
+    done: bool = False
+    error: Exception | None = None
+
+
 class Scorer:
     """Scores referrals against a growing history and records every score.
 
     ``model`` is a :class:`~models.triage_model.TriageModel` or None (degraded mode).
-    Thread-safe: requests are serialised on an internal lock.
+    Thread-safe: concurrent requests are queued and committed in groups (module docs).
     """
 
     def __init__(
@@ -69,7 +95,10 @@ class Scorer:
         self.model = model
         self.history = history or History()
         self._seen: set[str] = seen if seen is not None else set()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the history and the store's order of scores
+        self._turn = threading.Condition()  # guards the waiting queue and ``_busy``
+        self._waiting: deque[_Job] = deque()
+        self._busy = False
 
     @property
     def version(self) -> str:
@@ -88,16 +117,76 @@ class Scorer:
         """
         batch = parse_documents(docs, self.pseudonymiser)
         answer = Answer(request_id, rejected=batch.rejected)
-        refs = batch.referrals
-        if not refs:
+        if not batch.referrals:
             return answer
+        job = _Job(batch.referrals, answer)
+        with self._turn:
+            self._waiting.append(job)
+            while not job.done:
+                if self._busy:
+                    self._turn.wait()
+                    continue
+                self._busy = True
+                group = self._take()
+                self._turn.release()
+                try:
+                    self._run_group(group)
+                finally:
+                    self._turn.acquire()
+                    self._busy = False
+                    self._turn.notify_all()
+        if job.error is not None:
+            raise job.error
+        return answer
+
+    def _take(self) -> list[_Job]:
+        """The waiting jobs to score together: in arrival order, up to ``GROUP_LIMIT``
+        referrals (always at least one job), stopping before a job that repeats a referral
+        already in the group (a re-score must see the earlier sighting)."""
+        group: list[_Job] = []
+        ids: set[str] = set()
+        n = 0
+        while self._waiting:
+            job = self._waiting[0]
+            mine = {r.referral_id for r in job.referrals}
+            if group and (n + len(job.referrals) > GROUP_LIMIT or not ids.isdisjoint(mine)):
+                break
+            group.append(self._waiting.popleft())
+            ids |= mine
+            n += len(job.referrals)
+        return group
+
+    def _run_group(self, group: list[_Job]) -> None:
+        try:
+            self._score_jobs(group)
+        except Exception as e:
+            if len(group) == 1 or any(j.answer.scores for j in group):
+                for job in group:  # alone, or failed after its commit: never score twice
+                    job.error = e
+            else:  # one bad request must not fail the others: each alone
+                for job in group:
+                    try:
+                        self._score_jobs([job])
+                    except Exception as alone:
+                        job.error = alone
+        finally:
+            for job in group:
+                job.done = True
+
+    def _score_jobs(self, jobs: Sequence[_Job]) -> None:
+        refs = [r for j in jobs for r in j.referrals]
+        ids = [j.answer.request_id for j in jobs for _ in j.referrals]
         with self._lock:
             feats = build_features(refs, None, self.history)
-            answer.scores, answer.degraded_reason = self._predict(feats, request_id)
+            scores, degraded_reason = self._predict(feats, ",".join(sorted(set(ids))))
             rows = feature_rows(feats.X)
-            self.store.record_scores(list(zip(refs, answer.scores, rows, strict=True)), request_id)
+            self.store.record_scores(list(zip(refs, scores, rows, strict=True)), ids)
+            start = 0
+            for j in jobs:  # committed: these are the answers
+                j.answer.scores = scores[start : start + len(j.referrals)]
+                j.answer.degraded_reason = degraded_reason
+                start += len(j.referrals)
             self._remember(refs, feats)
-        return answer
 
     def _predict(self, feats: Features, request_id: str) -> tuple[list[Score], str | None]:
         if self.model is None:

@@ -96,15 +96,24 @@ class Store:
     # --- inference log ----------------------------------------------------------------
 
     def record_scores(
-        self, items: Sequence[tuple[Referral, Score, Mapping[str, Any]]], request_id: str
+        self,
+        items: Sequence[tuple[Referral, Score, Mapping[str, Any]]],
+        request_id: str | Sequence[str],
     ) -> list[int]:
-        """Log one request's scores (and upsert their referrals) in one transaction.
+        """Log scores (and upsert their referrals) in one transaction.
 
         Each item is ``(referral, score, features)``; ``features`` are the model inputs.
+        ``request_id`` is the request's id, or one per item when several requests are
+        committed together (:class:`serving.scoring.Scorer` groups concurrent requests).
         Re-scoring a referral appends a score (earlier ones are kept) and replaces the stored
         document with the newer one. Returns the new score ids in item order.
         """
-        if not 1 <= len(request_id) <= 128:
+        ids = [request_id] * len(items) if isinstance(request_id, str) else list(request_id)
+        if len(ids) != len(items):
+            raise StoreError("request_id", "one per item when given as a list")
+        if isinstance(request_id, str) and not 1 <= len(request_id) <= 128:
+            raise StoreError("request_id", "must be 1-128 characters")
+        if any(not 1 <= len(rid) <= 128 for rid in ids):
             raise StoreError("request_id", "must be 1-128 characters")
         now = self._now()
         referrals: dict[str, dict[str, Any]] = {}
@@ -113,7 +122,7 @@ class Store:
             if score.referral_id != ref.referral_id:
                 raise StoreError(f"items[{i}].score.referral_id", "differs from the referral's")
             referrals[ref.referral_id] = log.referral_values(ref, now)
-            scores.append(log.score_row(score, features, request_id, now, f"items[{i}]"))
+            scores.append(log.score_row(score, features, ids[i], now, f"items[{i}]"))
         rows = list(referrals.values())
         with self._write() as s, s.begin():
             for start in range(0, len(rows), _CHUNK):

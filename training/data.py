@@ -25,8 +25,8 @@ import pandas as pd
 
 from features.catalogue import catalogue_digest
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Outcome, Referral
+from features.history import History
 from features.ingest import Labelled, Rejected, iter_jsonl, parse_documents
-from features.linking import History
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from features.contract import Outcome
+from features.history import History
 from features.ingest import Labelled, parse_documents
-from features.linking import EVENT_COLUMNS, PLATFORM_WINDOW_NS, WEIGHTS, History, events_for
+from features.linking import EVENT_COLUMNS, PLATFORM_WINDOW_NS, WEIGHTS, events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 from models.triage_model import TriageModel

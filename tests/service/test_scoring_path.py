@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from features.history import History
 from features.ingest import parse_documents
-from features.linking import History
 from features.pipeline import build_features
 from features.pseudonyms import Pseudonymiser
 from models.degraded import RULES_VERSION
@@ -94,3 +94,121 @@ def test_history_starts_from_the_training_events_and_the_store(
     history, _ = load_history(path, store)  # unreadable: skipped, not fatal
     assert len(history) == len(build_features(refs[20:]).events)
     assert isinstance(history.events(), pd.DataFrame)
+
+
+class Counting:
+    """The real model, counting its calls."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.calls, self.version = model, 0, model.version
+
+    def score(self, feats: Any, **kw: Any) -> Any:
+        self.calls += 1
+        return self.model.score(feats, **kw)
+
+
+class FlakyStore:
+    """The real store, failing the ``fail_on``-th ``record_scores`` call."""
+
+    def __init__(self, store: Store, fail_on: int) -> None:
+        self.store, self.fail_on, self.calls = store, fail_on, 0
+
+    def record_scores(self, items: Any, request_id: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise OSError("simulated store failure")
+        return self.store.record_scores(items, request_id)
+
+
+def _linked(raw: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """``n`` referrals in time order where the second half repeats the first half's
+    subjects an hour later, so later referrals link to earlier ones."""
+    from datetime import datetime, timedelta
+
+    def at(d: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(d["received_at"].replace("Z", "+00:00"))
+
+    first = docs(raw, "g", n // 2)
+    later = [
+        {
+            **d,
+            "referral_id": f"g-later-{i}",
+            "received_at": (at(d) + timedelta(hours=1)).isoformat(),
+        }
+        for i, d in enumerate(first)
+    ]
+    return sorted(first + later, key=at)
+
+
+def _grouped(scorer: Scorer, batch: list[dict[str, Any]]) -> list[Any]:
+    """Submit one referral per thread, in order, while the scorer is held busy after the
+    first, so the rest queue up and are committed as one group; answers in order."""
+    import threading
+    import time
+
+    answers: list[Any] = [None] * len(batch)
+
+    def submit(i: int) -> None:
+        answers[i] = scorer.score([batch[i]], f"req-{i}")
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(batch))]
+    with scorer._lock:  # the first request's group waits here, holding the turn
+        threads[0].start()
+        while not scorer._busy:
+            time.sleep(0.001)
+        for i, t in enumerate(threads[1:], start=1):
+            t.start()
+            while len(scorer._waiting) < i:  # queued in submission order
+                time.sleep(0.001)
+    for t in threads:
+        t.join(60)
+    return answers
+
+
+def _same(a: Any, b: Any) -> None:
+    assert a.model_dump(exclude={"scored_at"}) == b.model_dump(exclude={"scored_at"})
+
+
+def test_concurrent_requests_are_committed_together_with_sequential_answers(
+    trained, raw_referrals, tmp_path: Path, pseudonymiser
+):
+    _settings, model, _ds, _split = trained
+    batch = _linked(raw_referrals, 40)
+    stores = [Store(f"sqlite:///{tmp_path / f'{k}.db'}") for k in ("seq", "grp")]
+    for s in stores:
+        s.migrate()
+    one_by_one, grouped = Counting(model), Counting(model)
+    seq = Scorer(stores[0], pseudonymiser, one_by_one)
+    expected = [seq.score([d], f"req-{i}") for i, d in enumerate(batch)]
+    got = _grouped(Scorer(stores[1], pseudonymiser, grouped), batch)
+    assert one_by_one.calls == len(batch) and grouped.calls == 2  # the first, then the rest
+    for e, g in zip(expected, got, strict=True):
+        assert len(e.scores) == len(g.scores) == 1
+        _same(e.scores[0], g.scores[0])
+    linked = 0
+    for i, d in enumerate(batch):  # every score logged under its own request
+        rec = stores[1].referral(d["referral_id"])
+        assert rec is not None and [s.request_id for s in rec.scores] == [f"req-{i}"]
+        linked += (rec.scores[0].features.get("link_prior_referrals") or 0) > 0
+    assert linked >= len(batch) // 2, "the later half links to earlier referrals in the group"
+    for s in stores:
+        s.close()
+
+
+def test_a_failed_group_is_retried_request_by_request(
+    trained, raw_referrals, tmp_path: Path, pseudonymiser
+):
+    _settings, model, _ds, _split = trained
+    batch = _linked(raw_referrals, 20)
+    with Store(f"sqlite:///{tmp_path / 'seq.db'}") as plain:
+        plain.migrate()
+        seq = Scorer(plain, pseudonymiser, model)
+        expected = [seq.score([d], f"req-{i}") for i, d in enumerate(batch)]
+    with Store(f"sqlite:///{tmp_path / 'grp.db'}") as real:
+        real.migrate()
+        flaky = FlakyStore(real, fail_on=2)  # the group's commit fails
+        got = _grouped(Scorer(flaky, pseudonymiser, model), batch)  # type: ignore[arg-type]
+        assert flaky.calls == 2 + (len(batch) - 1)  # then each request alone
+        for e, g in zip(expected, got, strict=True):
+            _same(e.scores[0], g.scores[0])
+        assert real.referral(batch[-1]["referral_id"]) is not None

@@ -16,7 +16,6 @@ from features.linking import (
     EVENT_COLUMNS,
     NS,
     WEIGHTS,
-    History,
     _before,
     _per_referral_max,
     _smoothed_platform_rates,
@@ -24,6 +23,7 @@ from features.linking import (
     platform_key,
     GLOBAL_KEY,
 )
+from features.history import History
 from features.pipeline import Features
 from features.retention import retention_deadline
 

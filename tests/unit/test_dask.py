@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.history import History
 from features.ingest import parse_documents
-from features.linking import History, events_for
+from features.linking import events_for
 from features.pipeline import build_features
 from training import distributed as dist
 

@@ -145,7 +145,7 @@ def stream(pseudonymiser):
 
 
 def test_pipeline_equals_reference_on_a_synthetic_stream(stream):
-    from features.linking import History
+    from features.history import History
     from features.pipeline import build_features
     from tests.unit.reference_pipeline import ref_build_features
 
@@ -178,7 +178,7 @@ def _hypothesis_case():
     @settings(max_examples=25, deadline=None)
     @given(st.lists(event, min_size=1, max_size=20), st.data())
     def check(pseudonymiser, events, data):
-        from features.linking import History
+        from features.history import History
         from features.pipeline import build_features
         from tests.unit.reference_pipeline import ref_build_features
 

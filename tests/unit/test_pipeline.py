@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from features.catalogue import CATALOGUE, FEATURES
 from features.contract import Outcome
+from features.history import History
 from features.ingest import parse_documents
-from features.linking import History
 from features.pipeline import build_features
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -190,3 +190,49 @@ def test_referral_id_and_platform_name_change_nothing(pseudonymiser):
 def test_empty_batch(pseudonymiser):
     f = build_features([])
     assert len(f) == 0 and tuple(f.X.columns) == FEATURES
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["k1", "k2", "k3"]),
+            st.integers(0, 40),
+            st.integers(0, 1),
+            st.integers(0, 1),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.lists(st.integers(1, 20), min_size=1, max_size=6),
+    st.sampled_from([0, 7, 10_000]),
+)
+def test_history_lookups_equal_the_batch_count_in_any_arrival_order(events, chunks, limit):
+    """Events added in chunks, in any time order (older events inserted into the per-key
+    buffer, or folded into the index), are counted exactly as ``cum_before`` counts them."""
+    import numpy as np
+
+    from features.history import History
+    from features.linking import EVENT_COLUMNS, cum_before
+
+    frame = pd.DataFrame(
+        {
+            "family": "ident",
+            "key": [k for k, *_ in events],
+            "t": np.array([t for _, t, *_ in events], dtype=np.int64),
+            "seen": [s for *_, s, _ in events],
+            "decided": [d for *_, d in events],
+            "package": 0,
+            "urgent": [d for *_, d in events],
+        }
+    )[list(EVENT_COLUMNS)]
+    hist, start = History(buffer_limit=limit), 0
+    for size in [*chunks, len(frame)]:
+        hist.add_events(frame.iloc[start : start + size].reset_index(drop=True))
+        start += size
+    q_key = np.array(["k1", "k2", "k3", "k9"] * 11, dtype=object)
+    q_t = np.repeat(np.arange(0, 44, 4, dtype=np.int64), 4)
+    got = hist.count_before("ident", q_key, q_t)
+    weights = frame[["seen", "decided", "package", "urgent"]].to_numpy(np.int64)
+    want = cum_before(q_key, q_t, frame["key"].to_numpy(object), frame["t"].to_numpy(), weights)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

@@ -42,7 +42,8 @@ def load_model(settings: Any, ref: str) -> tuple[Any | None, str | None]:
 
 
 def history(settings: Any) -> Any:
-    from features.linking import EVENT_COLUMNS, History
+    from features.history import History
+    from features.linking import EVENT_COLUMNS
 
     h = History()
     path = settings.home / "history" / "events.parquet"
