@@ -103,6 +103,7 @@ def fixed_model(
         X_fit, y_fit = feats.X.iloc[:n_fit], y[:n_fit]
         if head == "urgency":
             b = train_monotone_urgency(X_fit, y_fit, feats.X.iloc[n_fit:], y[n_fit:], cfg)
+            b.best_iteration = 0  # every tree, not the best validation round: a fixed size
         else:
             p = {**DEFAULT_PARAMS, "num_threads": threads}
             b = lgb.train(p, lgb.Dataset(X_fit, y_fit), num_boost_round=iterations)

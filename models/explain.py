@@ -62,9 +62,13 @@ def _reasons(
     class_name: str,
     k: int,
     against: str | None = None,
+    order: np.ndarray | None = None,
 ) -> list[Reason]:
+    """``order``: the row's top-``k`` feature positions if already known (a batch sorts
+    every row at once), else sorted here; the same stable order either way."""
     over = f" over '{against}'" if against else ""
-    order = np.argsort(-np.abs(contrib), kind="stable")[:k]
+    if order is None:
+        order = np.argsort(-np.abs(contrib), kind="stable")[:k]
     out = []
     for j in order:
         c = float(contrib[j])
@@ -179,6 +183,11 @@ def explain_rows(
         else treeshap.contributions_for(forests[h], M, c)
         for h, (c, _, _) in shown.items()
     }
+    # every row's top features in one sort per head (stable, as _reasons sorts one row)
+    orders = {
+        h: np.argsort(-np.abs(contrib[h][:, :-1]), axis=1, kind="stable")[:, :k]
+        for h, (_, _, k) in shown.items()
+    }
     values = _Values(X, M)
     names = list(X.columns)
     out = []
@@ -188,6 +197,8 @@ def explain_rows(
         for h, (cls, class_names, k) in shown.items():
             vs = against.get(h)
             other = class_names[vs[i]] if vs is not None and vs[i] >= 0 else None
-            reasons += _reasons(contrib[h][i, :-1], names, value, h, class_names[cls[i]], k, other)
+            reasons += _reasons(
+                contrib[h][i, :-1], names, value, h, class_names[cls[i]], k, other, orders[h][i]
+            )
         out.append(reasons)
     return out
