@@ -13,8 +13,10 @@ once by :func:`feature_matrix`, equal to the reference within 1e-6 (tests check 
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import lightgbm as lgb
@@ -190,15 +192,36 @@ def explain_rows(
     }
     values = _Values(X, M)
     names = list(X.columns)
-    out = []
-    for i in range(len(X)):
-        value = values.at(i)
-        reasons: list[Reason] = []
-        for h, (cls, class_names, k) in shown.items():
-            vs = against.get(h)
-            other = class_names[vs[i]] if vs is not None and vs[i] >= 0 else None
-            reasons += _reasons(
-                contrib[h][i, :-1], names, value, h, class_names[cls[i]], k, other, orders[h][i]
-            )
-        out.append(reasons)
+    out: list[list[Reason]] = []
+    with _gc_paused(len(X) >= GC_PAUSE_FROM):
+        for i in range(len(X)):
+            value = values.at(i)
+            reasons: list[Reason] = []
+            for h, (cls, class_names, k) in shown.items():
+                vs = against.get(h)
+                other = class_names[vs[i]] if vs is not None and vs[i] >= 0 else None
+                reasons += _reasons(
+                    contrib[h][i, :-1], names, value, h, class_names[cls[i]], k, other, orders[h][i]
+                )
+            out.append(reasons)
     return out
+
+
+#: Rows from which the cyclic garbage collector is paused while reasons are built.
+GC_PAUSE_FROM = 1_000
+
+
+@contextmanager
+def _gc_paused(pause: bool) -> Iterator[None]:
+    """Pause Python's cyclic GC while a batch builds its reasons: hundreds of thousands of
+    small acyclic objects would trigger full collections that rescan every live object,
+    which made 100k rows ~20% slower per row than 10k. Reference counting still frees
+    everything; the collector resumes (if it was on) when the batch is done."""
+    was = gc.isenabled()
+    if pause and was:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was:
+            gc.enable()
