@@ -10,9 +10,10 @@ worker management, the request timeout, ``/metrics`` and the OpenAPI document at
 
 One worker: the embedded store is SQLite, and the linking history grows in the worker's
 memory (several workers would each see only their own share of new referrals). LightGBM
-runs with one thread. No adaptive batching: every request is scored as one vectorised
-batch already, and merging concurrent requests would mix their validation answers and
-their point-in-time order for a gain that two cores do not have room for (``bench/serve.py``).
+runs with one thread. No BentoML adaptive batching: concurrent requests are merged by
+:class:`serving.scoring.Scorer` instead (group commit), after each request has validated
+its own referrals, so validation answers stay per request and the history's
+point-in-time order is kept (``docs/service.md``).
 """
 
 from __future__ import annotations
