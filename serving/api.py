@@ -179,7 +179,8 @@ async def feedback(request: Request, rt: Rt) -> Response:
     except ValidationError as e:
         raise ApiError(422, "invalid feedback", errors=field_errors(problems_from(e))) from None
     try:
-        record, created = await anyio.to_thread.run_sync(rt.store.add_decision, fb)
+        by = getattr(request.state, "principal", None)
+        record, created = await anyio.to_thread.run_sync(rt.store.add_decision, fb, by)
     except UnknownReferral:
         raise ApiError(404, "no scored referral with this referral_id") from None
     if created:

@@ -35,6 +35,10 @@ HASHED_FIELDS = (
     "decided_at",
     "idempotency_key",
 )
+#: Hashed when present: who the service authenticated when the decision was recorded
+#: (the bearer token's id and name). Records made without a token (the store's own API,
+#: tests, records from before these fields existed) leave them out and hash as before.
+OPTIONAL_HASHED_FIELDS = ("recorded_by_token", "recorded_by")
 #: What makes two decisions "the same" for idempotency (plus the score they were made on).
 IDEMPOTENCY_FIELDS = (
     "referral_id",
@@ -63,6 +67,7 @@ def hash_time(t: datetime) -> str:
 def record_hash(content: Mapping[str, Any], prev_hash: str) -> str:
     """The hash of one record from its :data:`HASHED_FIELDS` and the previous hash."""
     body = {k: content[k] for k in HASHED_FIELDS}
+    body.update({k: content[k] for k in OPTIONAL_HASHED_FIELDS if content.get(k) is not None})
     body["decided_at"] = hash_time(body["decided_at"])
     body["prev_hash"] = prev_hash
     return hashlib.sha256(canonical_json(body)).hexdigest()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from features.contract import (
     IncidentType,
@@ -54,6 +54,10 @@ class DecisionRecord(_Record):
     score_id: int
     reviewer: str
     decision: Literal["confirm", "override"]
+    recorded_by: str | None = Field(
+        default=None, description="name of the bearer token that recorded it (None: no token)"
+    )
+    recorded_by_token: int | None = None
     tier: Tier
     viability: Viability
     reason: str | None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +22,9 @@ from features.ingest import Labelled
 from serving import chain, database, queries
 from serving import inference_log as log
 from serving.db_models import ChainHeadRow, DecisionRow, ScoreRow, TokenRow
+
+if TYPE_CHECKING:  # serving.auth is built on the store
+    from serving.auth import Principal
 from serving.records import (
     ChainCheck,
     Counts,
@@ -133,8 +136,13 @@ class Store:
 
     # --- decision log -----------------------------------------------------------------
 
-    def add_decision(self, fb: Feedback) -> tuple[DecisionRecord, bool]:
+    def add_decision(
+        self, fb: Feedback, by: Principal | None = None
+    ) -> tuple[DecisionRecord, bool]:
         """Append a reviewer's decision to the chain; returns ``(record, created)``.
+
+        ``by`` is the bearer token the service authenticated for the request: its id and
+        name are recorded (and hashed) beside the ``reviewer`` the client named.
 
         Returns only after the commit, so a returned record is durable. The decision is
         tied to the referral's latest score (what the reviewer was shown). Sending the same
@@ -167,11 +175,12 @@ class Store:
                 decided_at=self._now(),
                 idempotency_key=key,
                 prev_hash=head.last_hash,
+                recorded_by_token=by.token_id if by else None,
+                recorded_by=by.name if by else None,
                 **content,
             )
-            row.hash = chain.record_hash(
-                {f: getattr(row, f) for f in chain.HASHED_FIELDS}, row.prev_hash
-            )
+            fields = chain.HASHED_FIELDS + chain.OPTIONAL_HASHED_FIELDS
+            row.hash = chain.record_hash({f: getattr(row, f) for f in fields}, row.prev_hash)
             s.add(row)
             head.last_id, head.last_hash = row.id, row.hash
             s.flush()

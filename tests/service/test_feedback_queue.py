@@ -43,6 +43,10 @@ def test_feedback_round_trip(live, raw_referrals):
         assert doc["referral_id"] not in queue_ids(c)
     assert [d["decision"] for d in record["decisions"]] == ["override"]
     assert record["decisions"][0]["tier"] == "immediate"
+    # who: the reviewer the client named, and the token the service authenticated
+    assert record["decisions"][0]["reviewer"] == "reviewer-7"
+    assert record["decisions"][0]["recorded_by"] == "test-reviewer"
+    assert isinstance(record["decisions"][0]["recorded_by_token"], int)
     assert record["decisions"][0]["score_id"] == record["scores"][-1]["id"]
     assert record["referral"]["narrative"] is None
 

@@ -439,6 +439,27 @@ def test_verify_detects_records_cut_off_the_end(three_decisions: Store, store_ur
     assert not check.ok and check.first_bad_id == 3
 
 
+def test_the_recording_token_is_kept_and_hashed(
+    store: Store, pseudonymiser, store_url: str
+) -> None:
+    from serving.auth import Principal
+
+    scored(store, pseudonymiser, "R-1", "R-2")
+    plain, _ = store.add_decision(feedback("R-1"))  # no token: as records made before 0002
+    by = Principal(token_id=41, name="desk-3", role="reviewer")
+    rec, _ = store.add_decision(feedback("R-2"), by)
+    assert (plain.recorded_by, plain.recorded_by_token) == (None, None)
+    assert (rec.recorded_by, rec.recorded_by_token) == ("desk-3", 41)
+    assert rec.reviewer == feedback("R-2").reviewer  # the client's word, kept beside it
+    stored = store.referral("R-2")
+    assert stored is not None and stored.decisions[0].recorded_by == "desk-3"
+    assert store.verify_chain().ok
+    drop_append_only_triggers(store_url)
+    raw_sql(store_url, "UPDATE decisions SET recorded_by = 'someone-else' WHERE id = 2")
+    check = store.verify_chain()
+    assert not check.ok and check.first_bad_id == 2
+
+
 def test_audit_verify_command(three_decisions: Store, store_url: str, monkeypatch, capsys) -> None:
     monkeypatch.setenv("TRIAGE_DATABASE_URL", store_url)
     assert triage(["audit", "verify"]) == 0
