@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from models.safety import TIER_RANK
+from features.contract import TIERS, Tier
 
-TIER_BY_RANK = {v: k for k, v in TIER_RANK.items()}
+TIER_BY_RANK: dict[int, Tier] = dict(enumerate(reversed(TIERS)))  # 0 routine .. 2 immediate
 
 
 @dataclass(frozen=True)

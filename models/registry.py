@@ -109,7 +109,7 @@ def resolve(settings: Settings, ref: str = "champion") -> Resolved:
     except MlflowException:
         raise ModelNotFound(f"model: no version of {settings.model_name!r} for {ref!r}") from None
     return Resolved(
-        str(mv.version), mv.run_id, mv.source, tuple(mv.aliases or ()), dict(mv.tags or {})
+        str(mv.version), mv.run_id, str(mv.source), tuple(mv.aliases or ()), dict(mv.tags or {})
     )
 
 
