@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from features.config import Settings
@@ -43,6 +45,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    workers: list[psutil.Process] = field(default_factory=list)  # see _remember_workers
 
     @property
     def url(self) -> str:
@@ -103,7 +106,18 @@ class Server:
 
     def _signal_group(self, sig: signal.Signals) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self._remember_workers()
             os.killpg(self.proc.pid, sig)
+
+    def _remember_workers(self) -> None:
+        """BentoML starts its workers in sessions of their own, out of reach of the
+        server's process group: a SIGKILLed server would leave them running (each holding
+        a port and ~400 MB) after the suite. Note them, to end them in ``_reap_group``."""
+        try:
+            kids = psutil.Process(self.proc.pid).children(recursive=True)  # type: ignore[union-attr]
+        except psutil.Error:
+            return
+        self.workers += kids
 
     def kill(self) -> None:
         """SIGKILL the server's process group: no shutdown hooks, no flushing."""
@@ -123,9 +137,14 @@ class Server:
         self._reap_group()
 
     def _reap_group(self) -> None:
-        """Children of a killed parent may outlive it for a moment; end the group's rest."""
+        """Children of a killed parent may outlive it for a moment; end the group's rest,
+        and the workers that live in sessions of their own."""
         if self.proc is None:
             return
+        for worker in self.workers:
+            with contextlib.suppress(psutil.Error):
+                worker.kill()  # psutil checks the pid still names the same process
+        self.workers = []
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
