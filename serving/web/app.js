@@ -495,8 +495,8 @@
   function decisions(list) {
     if (!list.length) return h("p", { class: "muted", id: "detail-decisions" }, "None yet.");
     return h("table", { id: "detail-decisions" }, h("tbody", {},
-      h("tr", {}, ["When", "Reviewer", "Decision", "Tier", "Viability", "Reason", "Model"].map((t) => h("th", {}, t))),
-      list.map((d) => h("tr", {}, [when(d.decided_at), d.reviewer, d.decision, d.tier, d.viability, d.reason || "–", d.model_version].map((v) => h("td", {}, v))))));
+      h("tr", {}, ["When", "Reviewer", "Token", "Decision", "Tier", "Viability", "Reason", "Model"].map((t) => h("th", {}, t))),
+      list.map((d) => h("tr", {}, [when(d.decided_at), d.reviewer, d.recorded_by || "–", d.decision, d.tier, d.viability, d.reason || "–", d.model_version].map((v) => h("td", {}, v))))));
   }
 
   // --- deciding -----------------------------------------------------------------------

@@ -159,6 +159,7 @@ def test_override_the_top_referral_then_the_next_one_opens(page, site):
     assert record is not None
     [d] = record.decisions
     assert (d.decision, d.tier, d.reviewer) == ("override", new_tier, REVIEWER)
+    assert d.recorded_by == "test-reviewer", "the page's token is recorded beside the name"
     assert d.reason == "Victim identified and safe; routine follow-up."
     assert d.score_id == record.scores[-1].id
 
@@ -244,3 +245,34 @@ def test_drift_and_degraded_answers_are_visible(page, site, labelled_file):
         assert page.locator("#drift-banner i").count() == 0
     finally:
         shutil.rmtree(drift.parent)
+
+
+def test_a_rescored_referral_shows_who_decided_before(page, site, labelled_file):
+    """Decided, then re-scored (back on the queue): its decisions table names the
+    reviewer the client gave and the token the service recorded."""
+    server, _ = site
+    doc = json.loads(labelled_file.read_text().split("\n", 2)[1])
+    doc.pop("outcome", None)
+    doc.pop("_oracle", None)
+    doc = recent(variant(doc, "redo"), timedelta(minutes=3))
+    with server.client("scorer") as c:
+        score = c.post("/score", json=doc).json()
+    with server.client("reviewer") as c:
+        fb = {
+            "referral_id": doc["referral_id"],
+            "reviewer": "Reviewer Bo (badge 12)",
+            "decision": "confirm",
+            "tier": score["tier"],
+            "viability": max(score["viability"], key=score["viability"].get),
+            "model_version": score["model_version"],
+        }
+        assert c.post("/feedback", json=fb).status_code == 201
+    with server.client("scorer") as c:
+        assert c.post("/score", json=doc).status_code == 200  # back on the queue
+    signed_in(page, server)
+    row(page, doc["referral_id"]).click()
+    expect(page.locator("#detail-id")).to_have_text(doc["referral_id"])
+    table = page.locator("#detail-decisions")
+    expect(table).to_contain_text("Reviewer Bo (badge 12)")
+    expect(table).to_contain_text("test-reviewer")
+    assert page.problems == []
