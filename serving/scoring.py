@@ -178,7 +178,7 @@ class Scorer:
         ids = [j.answer.request_id for j in jobs for _ in j.referrals]
         with self._lock:
             feats = build_features(refs, None, self.history)
-            scores, degraded_reason = self._predict(feats, ",".join(sorted(set(ids))))
+            scores, degraded_reason = self._predict(feats, jobs)
             rows = feature_rows(feats.X)
             self.store.record_scores(list(zip(refs, scores, rows, strict=True)), ids)
             start = 0
@@ -188,19 +188,20 @@ class Scorer:
                 start += len(j.referrals)
             self._remember(refs, feats)
 
-    def _predict(self, feats: Features, request_id: str) -> tuple[list[Score], str | None]:
+    def _predict(self, feats: Features, jobs: Sequence[_Job]) -> tuple[list[Score], str | None]:
         if self.model is None:
             return score_rules(feats), "no_model"
         try:
             return self.model.score(feats), None
         except Exception as e:  # any model failure: the rules answer instead
-            logs.event(
-                "model_failed",
-                logging.ERROR,
-                request_id=request_id,
-                error_type=type(e).__name__,
-                referrals=len(feats),
-            )
+            for job in jobs:  # one line per request of the group, under its own id
+                logs.event(
+                    "model_failed",
+                    logging.ERROR,
+                    request_id=job.answer.request_id,
+                    error_type=type(e).__name__,
+                    referrals=len(job.referrals),
+                )
             return score_rules(feats), "model_error"
 
     def _remember(self, refs: Sequence[Referral], feats: Features) -> None:

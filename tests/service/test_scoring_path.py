@@ -52,12 +52,15 @@ def docs(raw: list[dict[str, Any]], tag: str, n: int) -> list[dict[str, Any]]:
 
 
 def test_a_failing_model_falls_back_to_rules_for_that_request(
-    trained, raw_referrals, store, pseudonymiser: Pseudonymiser
+    trained, raw_referrals, store, pseudonymiser: Pseudonymiser, caplog
 ):
     _settings, model, _ds, _split = trained
     scorer = Scorer(store, pseudonymiser, Flaky(model, {2}))
     ok = scorer.score(docs(raw_referrals, "a", 5), "req-1")
-    failed = scorer.score(docs(raw_referrals, "b", 5), "req-2")
+    with caplog.at_level("ERROR", logger="triage.service"):
+        failed = scorer.score(docs(raw_referrals, "b", 5), "req-2")
+    [line] = [r for r in caplog.records if r.getMessage() == "model_failed"]
+    assert line.fields["request_id"] == "req-2" and line.fields["referrals"] == 5  # type: ignore[attr-defined]
     again = scorer.score(docs(raw_referrals, "c", 5), "req-3")
     assert ok.degraded_reason is None and not any(s.degraded for s in ok.scores)
     assert failed.degraded_reason == "model_error"
