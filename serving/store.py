@@ -111,12 +111,11 @@ class Store:
         Re-scoring a referral appends a score (earlier ones are kept) and replaces the stored
         document with the newer one. Returns the new score ids in item order.
         """
-        ids = [request_id] * len(items) if isinstance(request_id, str) else list(request_id)
+        given = [request_id] if isinstance(request_id, str) else list(request_id)
+        ids = given * len(items) if isinstance(request_id, str) else given
         if len(ids) != len(items):
             raise StoreError("request_id", "one per item when given as a list")
-        if isinstance(request_id, str) and not 1 <= len(request_id) <= 128:
-            raise StoreError("request_id", "must be 1-128 characters")
-        if any(not 1 <= len(rid) <= 128 for rid in ids):
+        if any(not 1 <= len(rid) <= 128 for rid in given):
             raise StoreError("request_id", "must be 1-128 characters")
         now = self._now()
         referrals: dict[str, dict[str, Any]] = {}
