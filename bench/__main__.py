@@ -37,7 +37,7 @@ def _ints(text: str) -> list[int]:
 
 def _bench_home(model: TriageModel, events: pd.DataFrame, root: Path) -> Path:
     """A throw-away ``TRIAGE_HOME`` whose registry's ``champion`` is the benchmark model
-    (the same 600 trees the in-process rows use) and whose service history is the bench
+    (the same trees the in-process rows use) and whose service history is the bench
     corpus, so the HTTP row needs nothing trained beforehand."""
     from models import registry
     from training.artefacts import write_events

@@ -16,6 +16,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from features.ingest import Labelled, parse_documents
@@ -88,6 +89,27 @@ def labels(items: list[Labelled], head: str) -> np.ndarray:
     return np.array([idx[getattr(g.outcome, head)] for g in items], dtype=np.int32)
 
 
+def train_fixed(
+    head: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    iterations: int,
+    threads: int,
+) -> lgb.Booster:
+    """One head for ``iterations`` rounds, trained as ``triage train`` trains it: the
+    urgency head monotone with routine held at zero (a Python objective; its validation
+    set is only for the objective's bookkeeping, every tree is kept), viability plain."""
+    if head == "urgency":
+        cfg = TrainConfig(rounds=iterations, early_stopping=iterations + 1, num_threads=threads)
+        b = train_monotone_urgency(X, y, X_valid, y_valid, cfg)
+        b.best_iteration = 0  # every tree, not the best validation round: a fixed size
+        return b
+    p = {**DEFAULT_PARAMS, "num_threads": threads}
+    return lgb.train(p, lgb.Dataset(X, y), num_boost_round=iterations)
+
+
 def fixed_model(
     feats: Features, items: list[Labelled], iterations: int, threads: int
 ) -> TriageModel:
@@ -97,16 +119,10 @@ def fixed_model(
     zero: its trees are single leaves), so explaining it costs what the product's does."""
     boosters, cal = {}, {}
     n_fit = int(len(items) * 0.8)
-    cfg = TrainConfig(rounds=iterations, early_stopping=iterations + 1, num_threads=threads)
     for head in ("urgency", "viability"):
         y = labels(items, head)
         X_fit, y_fit = feats.X.iloc[:n_fit], y[:n_fit]
-        if head == "urgency":
-            b = train_monotone_urgency(X_fit, y_fit, feats.X.iloc[n_fit:], y[n_fit:], cfg)
-            b.best_iteration = 0  # every tree, not the best validation round: a fixed size
-        else:
-            p = {**DEFAULT_PARAMS, "num_threads": threads}
-            b = lgb.train(p, lgb.Dataset(X_fit, y_fit), num_boost_round=iterations)
+        b = train_fixed(head, X_fit, y_fit, feats.X.iloc[n_fit:], y[n_fit:], iterations, threads)
         boosters[head] = b
         m = b.predict(feats.X.iloc[n_fit:], raw_score=True, num_threads=threads)
         cal[head] = fit_vector_scaling(np.asarray(m), y[n_fit:])

@@ -29,12 +29,10 @@ ITERATIONS = 30
 
 
 def child(data: Path, rows: int, threads: int, iterations: int) -> dict[str, float]:
-    import lightgbm as lgb
     import pandas as pd
     import psutil
 
-    from models.heads import DEFAULT_PARAMS
-    from training.fit import TrainConfig, train_monotone_urgency
+    from bench.common import train_fixed
 
     df = pd.read_parquet(data)
     idx = np.random.default_rng(0).integers(0, len(df), rows)
@@ -53,13 +51,8 @@ def child(data: Path, rows: int, threads: int, iterations: int) -> dict[str, flo
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
     t0 = time.perf_counter()
-    # the urgency head as triage train fits it (monotone, routine held at zero: a Python
-    # objective, so it costs more per row than LightGBM's built-in multiclass)
-    cfg = TrainConfig(rounds=iterations, early_stopping=iterations + 1, num_threads=threads)
-    valid = X.iloc[:2000]
-    train_monotone_urgency(X, y["urgency"], valid, y["urgency"][:2000], cfg)
-    p = {**DEFAULT_PARAMS, "num_threads": threads}
-    lgb.train(p, lgb.Dataset(X, y["viability"]), num_boost_round=iterations)
+    for head in ("urgency", "viability"):  # the urgency objective is Python: it costs more
+        train_fixed(head, X, y[head], X.iloc[:2000], y[head][:2000], iterations, threads)
     seconds = time.perf_counter() - t0
     done.set()
     watcher.join()
