@@ -282,6 +282,18 @@ class Reason(_Model):
     head: Literal["urgency", "viability", "rules"] | None = None
 
 
+RouteLevel = Literal["province", "agency", "country", "undetermined"]
+
+
+class Route(_Model):
+    """A proposed police of jurisdiction (``contract.md`` §4, §8): a proposal only."""
+
+    destination: str
+    level: RouteLevel
+    confidence: float = Field(ge=0, le=1)
+    evidence: list[str] = Field(default_factory=list)
+
+
 class Score(_Model):
     """The answer of the service and of batch scoring (``contract.md`` §4). Advisory only."""
 
@@ -297,6 +309,14 @@ class Score(_Model):
     scored_at: AwareDatetime
     degraded: bool
     needs_confirmation: Literal[True] = True
+    # contract v1.1 (optional for v1 clients; the service always fills the ones it knows)
+    policy_version: str | None = None
+    urgency_band: int | None = Field(default=None, ge=1, le=20)
+    urgency_set: list[Urgency] | None = None
+    cannot_rule_out_immediate: bool | None = None
+    second_review: bool = False
+    case_id: str | None = None
+    route: Route | None = None
 
 
 class Feedback(_Model):
