@@ -28,6 +28,7 @@ class EmbeddedStream(BaseModel):
     scenario: str = "history"
     seed: int = 1
     n: int | None = None  # None: the scenario's volume (~100k a year x the timeline)
+    generator: int = 2  # bumped when the generator's output changes (2: arrival rhythm)
 
     @property
     def days(self) -> int:
@@ -35,7 +36,10 @@ class EmbeddedStream(BaseModel):
 
     def file_name(self) -> str:
         n = "auto" if self.n is None else str(self.n)
-        return f"{self.scenario}-{self.start}-{self.end}-seed{self.seed}-n{n}-labelled.jsonl"
+        return (
+            f"{self.scenario}-{self.start}-{self.end}-seed{self.seed}-n{n}"
+            f"-g{self.generator}-labelled.jsonl"
+        )
 
 
 DEFAULT = EmbeddedStream()

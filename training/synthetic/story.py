@@ -117,11 +117,25 @@ def pick(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
     return np.minimum((cum < u[..., None]).sum(axis=-1), p.shape[-1] - 1)
 
 
+# Arrival rhythm (domain.md §7: ESP reports follow the working week and come in bursts).
+# Weekday factors Mon..Sun average 1, so the scenario's volume is kept; hourly weights peak
+# in the North American working day (UTC); on BURST_RATE of days a platform's bulk upload
+# multiplies that day's volume by 1.5-3.
+WEEKDAY_FACTOR = np.array([1.12, 1.12, 1.12, 1.12, 1.12, 0.70, 0.70])
+HOUR_WEIGHT = 1.0 + 0.6 * np.sin(2 * np.pi * (np.arange(24) - 11.0) / 24.0)  # peak 17:00 UTC
+BURST_RATE, BURST_RANGE = 0.04, (1.5, 3.0)
+
+
 def times(rng: np.random.Generator, n: int, scenario: sc.Scenario, start: date, days: int) -> Cols:
-    """Receipt times (epoch seconds, sorted) with the scenario's day-by-day volume."""
-    w = sc.daily_volume(scenario, start, days)
+    """Receipt times (epoch seconds, sorted): the scenario's day-by-day volume times the
+    weekly rhythm and random burst days, then an hour of day from the daily rhythm."""
+    first = sc.day_number(start)
+    weekday = (first + np.arange(days) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
+    burst = np.where(rng.random(days) < BURST_RATE, rng.uniform(*BURST_RANGE, days), 1.0)
+    w = sc.daily_volume(scenario, start, days) * WEEKDAY_FACTOR[weekday] * burst
     day = np.repeat(np.arange(days), rng.multinomial(n, w / w.sum()))
-    t = (sc.day_number(start) + day).astype(np.int64) * 86400 + rng.integers(0, 86400, n)
+    hour = rng.choice(24, size=n, p=HOUR_WEIGHT / HOUR_WEIGHT.sum())
+    t = (first + day).astype(np.int64) * 86400 + hour * 3600 + rng.integers(0, 3600, n)
     t.sort()
     return {"t": t, "day": t / 86400.0}
 
