@@ -25,20 +25,26 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.contract import URGENCY_CLASSES
-from training.metrics import HOUR_NS, arrival_key, class_codes, queue_rank
+from models.operating_policy import OperatingPolicy
+from training.metrics import HOUR_NS, arrival_key, class_codes, id_ranks, queue_rank
+from training.queue_order import AgeingQueue, Reprioritise, StaticQueue
 
 DEFAULT_UTILISATION = 0.9
 DEFAULT_REVIEW_MINUTES = 20.0
 WITHIN_HOURS: tuple[float, ...] = (1.0, 4.0, 24.0)
+REVIEW_SIGMA = 0.5  # lognormal shape of review times: most 10-30 min, a few over an hour
+CENTRE_UTC = -5.0  # the centre's clock (Eastern Standard Time) for the policy's shifts
 _EPS = 1e-9
 
 
 class Staffing(BaseModel):
-    """Who reviews: ``reviewers`` people, ``review_minutes`` per first review.
+    """Who reviews: ``reviewers`` people, ``review_minutes`` per first review (the mean when
+    review times vary, see :func:`review_hours`).
 
-    ``roster`` (optional, 24 values) says how many of them are on duty in each hour of the
-    day (hour = arrival clock + ``utc_offset_hours``, UTC for datetimes); ``None`` means all
-    of them, 24/7 — the centre's triage unit works around the clock.
+    ``roster`` (optional, 24 or 168 values) says how many of them are on duty in each hour
+    of the day, or of the week from Monday 00:00 (hour = arrival clock +
+    ``utc_offset_hours``; UTC for datetimes, and hour 0 = Monday 00:00 for plain numbers);
+    ``None`` means all of them, 24/7. A review started before a shift ends is finished.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -51,17 +57,39 @@ class Staffing(BaseModel):
     @model_validator(mode="after")
     def _check_roster(self) -> Staffing:
         if self.roster is not None:
-            if len(self.roster) != 24:
-                raise ValueError("roster needs 24 hourly values")
+            if len(self.roster) not in (24, 168):
+                raise ValueError("roster needs 24 hourly values (a day) or 168 (a week)")
             if min(self.roster) < 0 or max(self.roster) > self.reviewers or max(self.roster) == 0:
                 raise ValueError("roster values must be within 0..reviewers, not all 0")
         return self
 
     @property
     def reviews_per_hour(self) -> float:
-        """Capacity averaged over the day."""
-        on_duty = self.reviewers if self.roster is None else sum(self.roster) / 24
+        """Capacity averaged over the roster's period."""
+        on_duty = self.reviewers if self.roster is None else sum(self.roster) / len(self.roster)
         return on_duty * 60.0 / self.review_minutes
+
+    @classmethod
+    def from_policy(
+        cls, policy: OperatingPolicy, scale: float = 1.0, utc_offset_hours: float = CENTRE_UTC
+    ) -> Staffing:
+        """The operating policy's shifts as a weekly roster, every count times ``scale``.
+
+        Scaled counts are rounded by carrying the remainder from hour to hour, so the
+        week's reviewer-hours stay within one of ``scale`` x the policy's.
+        """
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        want = np.array(
+            [policy.reviewers_on_duty(d, h) * scale for d in range(7) for h in range(24)]
+        )
+        roster = np.diff(np.floor(np.concatenate([[0.0], np.cumsum(want)]) + _EPS)).astype(int)
+        return cls(
+            reviewers=max(1, int(roster.max())),
+            review_minutes=policy.review_minutes,
+            roster=tuple(int(x) for x in roster),
+            utc_offset_hours=utc_offset_hours,
+        )
 
 
 def arrival_rate(arrivals: Any) -> float:
@@ -91,75 +119,125 @@ def default_staffing(
     return Staffing(reviewers=reviewers, review_minutes=60.0 * reviewers / capacity)
 
 
+def review_hours(ids: Any, mean_minutes: float, sigma: float = REVIEW_SIGMA, seed: int = 0):  # type: ignore[no-untyped-def]
+    """Review time of each referral (hours): lognormal with mean ``mean_minutes``.
+
+    Drawn in referral-id order from ``seed``, so a referral takes as long whichever
+    ordering queues it and whatever the row order (common random numbers: orderings are
+    compared on the same work, not on luck).
+    """
+    ranks = id_ranks(ids)
+    draws = np.random.default_rng(seed).lognormal(-0.5 * sigma**2, sigma, size=len(ranks))
+    return draws[ranks] * mean_minutes / 60.0
+
+
 def _duty_delays(staffing: Staffing) -> list[list[int]]:
-    """For each reviewer and hour of day: whole hours until their next on-duty hour."""
+    """For each reviewer and hour of the roster's period: whole hours until their next
+    on-duty hour."""
     if staffing.roster is None:
         return [[0] * 24 for _ in range(staffing.reviewers)]
+    roster, period = staffing.roster, len(staffing.roster)
     delays = []
-    for r in range(max(staffing.roster)):
-        on = [staffing.roster[h] > r for h in range(24)]
-        delays.append([next(d for d in range(24) if on[(h + d) % 24]) for h in range(24)])
+    for r in range(max(roster)):
+        on = [roster[h] > r for h in range(period)]
+        delays.append(
+            [next(d for d in range(period) if on[(h + d) % period]) for h in range(period)]
+        )
     return delays
 
 
-def _simulate(arr: np.ndarray, rank: np.ndarray, staffing: Staffing, clock0: float) -> np.ndarray:
+def _simulate(
+    arr: np.ndarray,
+    queue: StaticQueue | AgeingQueue,
+    staffing: Staffing,
+    clock0: float,
+    service: np.ndarray,
+) -> np.ndarray:
     """Start time of each referral's first review (same units and order as ``arr``)."""
     n = len(arr)
-    by_time = np.lexsort((rank, arr))
-    times, ranks = arr[by_time].tolist(), rank[by_time].tolist()
-    item_of_rank = np.empty(n, dtype=np.int64)
-    item_of_rank[rank] = np.arange(n)
-    service = staffing.review_minutes / 60.0
+    by_time = np.argsort(arr, kind="stable")
+    times, items = arr[by_time].tolist(), by_time.tolist()
     delays = _duty_delays(staffing)
+    period = len(delays[0])
     shift = clock0 + staffing.utc_offset_hours
     always = staffing.roster is None
+    serve = service.tolist()
 
     def on_duty_from(r: int, t: float) -> float:
         if always:
             return t
-        in_day = (t + shift) % 24.0
-        hour = int(in_day + _EPS) % 24
+        in_period = (t + shift) % period
+        hour = int(in_period + _EPS) % period
         d = delays[r][hour]
-        return t if d == 0 else t - (in_day - hour) + d
+        return t if d == 0 else t - (in_period - hour) + d
 
     t0 = times[0]
     free = [(on_duty_from(r, t0), r) for r in range(len(delays))]
     heapq.heapify(free)
-    waiting: list[int] = []
     start = np.full(n, np.nan)
     j = done = 0
     now = t0  # the clock only moves forward; a reviewer freed earlier has been idle
     while done < n:
         t, r = heapq.heappop(free)
         t = max(t, now)
-        if not waiting and times[j] > t:
+        if not len(queue) and times[j] > t:
             t = times[j]
         t_on = on_duty_from(r, t)
         if t_on > t:
             heapq.heappush(free, (t_on, r))
             continue
         now = t
+        j0 = j
         while j < n and times[j] <= t:
-            heapq.heappush(waiting, ranks[j])
             j += 1
-        start[item_of_rank[heapq.heappop(waiting)]] = t
+        queue.add(items[j0:j], t)
+        i = queue.pop(t)
+        start[i] = t
         done += 1
-        heapq.heappush(free, (on_duty_from(r, t + service), r))
+        heapq.heappush(free, (on_duty_from(r, t + serve[i]), r))
     return start
 
 
-def simulate_queue(arrivals: Any, priority: Any, *, ids: Any, staffing: Staffing) -> pd.DataFrame:
+def simulate_queue(
+    arrivals: Any,
+    priority: Any,
+    *,
+    ids: Any,
+    staffing: Staffing,
+    service_hours: Any = None,
+    reprioritise: Reprioritise | None = None,
+    recompute_every_hours: float = 0.0,
+) -> pd.DataFrame:
     """Per referral (input order): ``referral_id``, ``arrival``, ``first_review`` (datetimes
-    in UTC if arrivals are datetimes, hours if numbers) and ``wait_hours``."""
+    in UTC if arrivals are datetimes, hours if numbers) and ``wait_hours``.
+
+    ``priority`` orders the queue (ties: earlier arrival, then referral id). With
+    ``reprioritise(rows, waited_hours) -> priority`` the order is recomputed when a
+    reviewer takes the next referral (at most every ``recompute_every_hours``; 0 = at
+    every dequeue). ``service_hours`` (per referral) defaults to ``staffing.review_minutes``.
+    """
     key = arrival_key(arrivals)
     if len(key) == 0:
         raise ValueError("no referrals to simulate")
     rank = queue_rank(priority, arrivals, ids)
     is_time = key.dtype.kind != "f"
     base = key.min()
-    rel = (key - base) / HOUR_NS if is_time else key - base
-    clock0 = float(base) / HOUR_NS if is_time else float(base)
-    start = _simulate(np.asarray(rel, dtype=np.float64), rank, staffing, clock0)
+    rel = np.asarray((key - base) / HOUR_NS if is_time else key - base, dtype=np.float64)
+    # datetimes: epoch hours + 72 puts hour 0 of the roster week on a Monday (1970-01-01 was
+    # a Thursday); numbers: hour 0 is Monday 00:00
+    clock0 = float(base) / HOUR_NS + 72.0 if is_time else float(base)
+    if service_hours is None:
+        service = np.full(len(key), staffing.review_minutes / 60.0)
+    else:
+        service = np.asarray(service_hours, dtype=np.float64)
+        if service.shape != key.shape or not (service > 0).all():
+            raise ValueError("service_hours: one positive value per referral")
+    if reprioritise is None:
+        queue: StaticQueue | AgeingQueue = StaticQueue(rank)
+    else:
+        width = 16 + 4 * staffing.reviewers
+        queue = AgeingQueue(rel, id_ranks(ids), reprioritise, recompute_every_hours, width)
+    start = _simulate(rel, queue, staffing, clock0, service)
     wait = start - rel
     if is_time:
         arrival = pd.to_datetime(key, utc=True)

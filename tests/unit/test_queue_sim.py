@@ -15,6 +15,7 @@ from training.queue_sim import (
     default_staffing,
     fifo_priority,
     poisson_arrivals,
+    review_hours,
     simulate_queue,
     source_priority,
     summarise_waits,
@@ -211,3 +212,135 @@ def test_rostered_reviews_start_on_duty_and_respect_headcount(arr, roster, servi
     assert np.all(on_duty >= 1)
     starting_together = [np.sum(start == t) for t in start]
     assert all(c <= on_duty[i] for i, c in enumerate(starting_together))
+
+
+# -- issue 11: varying review times, weekly shifts from the policy, ageing at dequeue -----
+
+
+def test_two_reviewers_five_arrivals_known_review_times():
+    arr = np.array([0.0, 0.0, 0.5, 1.0, 1.2])
+    service = np.array([1.0, 2.0, 0.5, 1.0, 0.25])
+    staffing = Staffing(reviewers=2, review_minutes=60)
+    fifo = simulate_queue(arr, np.zeros(5), ids=_ids(5), staffing=staffing, service_hours=service)
+    # r0: item0 0-1, item2 1-1.5, item3 1.5-2.5; r1: item1 0-2, item4 2-2.25
+    assert fifo["first_review"].tolist() == pytest.approx([0.0, 0.0, 1.0, 1.5, 2.0])
+    prio = np.array([0.0, 0.0, 0.0, 0.0, 5.0])
+    jump = simulate_queue(arr, prio, ids=_ids(5), staffing=staffing, service_hours=service)
+    # item4 (arrived 1.2) goes before item3 when r0 frees at 1.5; item3 then at 1.75
+    assert jump["first_review"].tolist() == pytest.approx([0.0, 0.0, 1.0, 1.75, 1.5])
+
+
+def _ages(rate: np.ndarray):
+    """Hand-built ageing: priority now = priority + rate x hours waited."""
+
+    def now(prio):
+        return lambda rows, waited: prio[rows] + rate[rows] * waited
+
+    return now
+
+
+def test_ageing_reorders_the_queue_at_each_dequeue():
+    arr = np.array([0.0, 0.0, 0.0, 0.5])
+    prio = np.array([9.0, 0.0, 5.0, 8.0])
+    rate = np.array([0.0, 10.0, 0.0, 0.0])  # item1's deadline nears: +10 an hour
+    one = Staffing(reviewers=1, review_minutes=60)
+    static = simulate_queue(arr, prio, ids=_ids(4), staffing=one)
+    assert static["first_review"].tolist() == pytest.approx([0.0, 3.0, 2.0, 1.0])
+    for every in (0.0, 0.25):
+        aged = simulate_queue(
+            arr,
+            prio,
+            ids=_ids(4),
+            staffing=one,
+            reprioritise=_ages(rate)(prio),
+            recompute_every_hours=every,
+        )
+        # at t=1 item1 stands at 10 > 8 > 5: it is taken next, then item3, then item2
+        assert aged["first_review"].tolist() == pytest.approx([0.0, 1.0, 3.0, 2.0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    every=st.sampled_from([0.0, 0.3, 2.0]),
+    reviewers=st.integers(1, 3),
+)
+def test_ageing_queue_with_a_priority_that_never_changes_is_the_static_queue(
+    seed, every, reviewers
+):
+    rng = np.random.default_rng(seed)
+    n = 300
+    arr = np.round(np.sort(rng.uniform(0, 40, n)), 1)  # ties in time
+    prio = rng.integers(0, 6, n).astype(float)  # ties in priority
+    ids = _ids(n)[rng.permutation(n)]
+    staffing = Staffing(reviewers=reviewers, review_minutes=60 * 40 * reviewers / n * 1.2)
+    service = review_hours(ids, staffing.review_minutes, seed=seed)
+    base = simulate_queue(arr, prio, ids=ids, staffing=staffing, service_hours=service)
+    same = simulate_queue(
+        arr,
+        prio,
+        ids=ids,
+        staffing=staffing,
+        service_hours=service,
+        reprioritise=lambda rows, waited: prio[rows],
+        recompute_every_hours=every,
+    )
+    assert same["first_review"].to_numpy() == pytest.approx(base["first_review"].to_numpy())
+
+
+def test_review_hours_follow_the_referral_not_the_row():
+    ids = _ids(1_000)
+    a = review_hours(ids, 20.0, seed=3)
+    perm = np.random.default_rng(0).permutation(1_000)
+    assert review_hours(ids[perm], 20.0, seed=3) == pytest.approx(a[perm])
+    assert (a > 0).all() and len(np.unique(a)) == 1_000
+    assert not np.allclose(review_hours(ids, 20.0, seed=4), a)
+
+
+def _policy(shifts: list[dict]):
+    from models.operating_policy import OperatingPolicy
+
+    return OperatingPolicy(version="test", review_minutes=30.0, staffing=shifts)
+
+
+def test_staffing_from_policy_follows_its_shifts_by_weekday_and_scales():
+    policy = _policy(
+        [
+            {
+                "days": ["mon", "tue", "wed", "thu", "fri"],
+                "start_hour": 8,
+                "end_hour": 16,
+                "reviewers": 5,
+            },
+            {"days": ["sat"], "start_hour": 0, "end_hour": 24, "reviewers": 1},
+        ]
+    )
+    full = Staffing.from_policy(policy, utc_offset_hours=0.0)
+    assert full.roster is not None and len(full.roster) == 168
+    assert [
+        full.roster[d * 24 + h] for d, h in ((0, 7), (0, 8), (4, 15), (4, 16), (5, 3), (6, 12))
+    ] == [
+        0,
+        5,
+        5,
+        0,
+        1,
+        0,
+    ]
+    assert full.review_minutes == 30.0 and full.reviewers == 5
+    half = Staffing.from_policy(policy, scale=0.5)
+    assert sum(half.roster) == pytest.approx(policy.reviewer_hours_per_week() * 0.5, abs=1)
+    assert max(half.roster) <= 3
+
+
+def test_weekly_roster_holds_work_until_the_right_weekday_in_centre_time():
+    policy = _policy([{"days": ["mon"], "start_hour": 9, "end_hour": 10, "reviewers": 1}])
+    staffing = Staffing.from_policy(policy, utc_offset_hours=-5.0)
+    # Saturday 2024-03-02 12:00 UTC and Monday 2024-03-04 14:30 UTC (09:30 in the centre)
+    t = pd.to_datetime(["2024-03-02T12:00Z", "2024-03-04T14:30Z"])
+    out = simulate_queue(t, [0, 0], ids=["a", "b"], staffing=staffing)
+    # Monday 09:00 centre time = 14:00 UTC; b waits for a's 30 minutes
+    assert out["first_review"].tolist() == [
+        pd.Timestamp("2024-03-04T14:00Z"),
+        pd.Timestamp("2024-03-04T14:30Z"),
+    ]
