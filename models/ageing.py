@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from models.operating_policy import OperatingPolicy
 from models.priority import BAND
@@ -56,26 +57,26 @@ DEADLINE_HOURS_PER_DECADE = 8.0
 DEADLINE_CAP = 9.0  # reached at the deadline; held after it
 
 
-def target_hours(tier_rank: np.ndarray, policy: OperatingPolicy) -> np.ndarray:
+def target_hours(tier_rank: npt.ArrayLike, policy: OperatingPolicy) -> np.ndarray:
     """The policy's hours-to-first-review target for each row's tier rank (0 routine..2)."""
     t = policy.targets_hours
     table = np.array([t.routine, t.high, t.immediate], dtype=float)
     return table[np.clip(np.asarray(tier_rank, dtype=int), 0, 2)]
 
 
-def _waited(waited_hours: np.ndarray) -> np.ndarray:
+def _waited(waited_hours: npt.ArrayLike) -> np.ndarray:
     """Hours waited; NaN or negative (a clock ahead of the server's) count as 0."""
     return np.clip(np.nan_to_num(np.asarray(waited_hours, dtype=float), nan=0.0), 0.0, None)
 
 
 def wait_pressure(
-    tier_rank: np.ndarray, waited_hours: np.ndarray, policy: OperatingPolicy
+    tier_rank: npt.ArrayLike, waited_hours: npt.ArrayLike, policy: OperatingPolicy
 ) -> np.ndarray:
     """Decades from waiting: hours waited over the tier's target, at most ``WAIT_CAP``."""
     return np.minimum(_waited(waited_hours) / target_hours(tier_rank, policy), WAIT_CAP)
 
 
-def deadline_pressure(hours_to_deadline: np.ndarray) -> np.ndarray:
+def deadline_pressure(hours_to_deadline: npt.ArrayLike) -> np.ndarray:
     """Decades from the preservation deadline: 0 until 72 h before it, +1 every 8 h,
     ``DEADLINE_CAP`` at and after it; 0 where no deadline is known (NaN)."""
     h = np.asarray(hours_to_deadline, dtype=float)
@@ -84,10 +85,10 @@ def deadline_pressure(hours_to_deadline: np.ndarray) -> np.ndarray:
 
 
 def priority_now(
-    priority: np.ndarray,
-    tier_rank: np.ndarray,
-    waited_hours: np.ndarray,
-    hours_to_deadline: np.ndarray,
+    priority: npt.ArrayLike,
+    tier_rank: npt.ArrayLike,
+    waited_hours: npt.ArrayLike,
+    hours_to_deadline: npt.ArrayLike,
     policy: OperatingPolicy,
 ) -> np.ndarray:
     """Priority (0-100) at the moment of reading, for arrays of equal length.
@@ -110,9 +111,9 @@ def _hours(x: float) -> str:
 
 
 def aged_because(
-    tier_rank: np.ndarray,
-    waited_hours: np.ndarray,
-    hours_to_deadline: np.ndarray,
+    tier_rank: npt.ArrayLike,
+    waited_hours: npt.ArrayLike,
+    hours_to_deadline: npt.ArrayLike,
     policy: OperatingPolicy,
 ) -> list[str | None]:
     """Why each referral's priority now differs from its priority at scoring, in words
@@ -135,3 +136,18 @@ def aged_because(
                 parts.append(f"preservation deadline passed {_hours(float(-h))} ago")
         out.append("; ".join(parts) or None)
     return out
+
+
+def read_order(
+    priority: npt.ArrayLike,
+    tier_rank: npt.ArrayLike,
+    waited_hours: npt.ArrayLike,
+    hours_to_deadline: npt.ArrayLike,
+    ids: npt.ArrayLike,
+    policy: OperatingPolicy,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, priority_now)``: row indices in queue order at the moment of reading,
+    highest priority now first; ties by longer wait (earlier arrival), then id."""
+    now = priority_now(priority, tier_rank, waited_hours, hours_to_deadline, policy)
+    waited = np.nan_to_num(np.asarray(waited_hours, dtype=float), nan=0.0)
+    return np.lexsort((np.asarray(ids), -waited, -now)), now
