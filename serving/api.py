@@ -211,8 +211,11 @@ def queue(
     tier: Tier | None = None,
     source: Source | None = None,
 ) -> QueuePage:
-    """Scored referrals awaiting confirmation, highest priority first (stable pages)."""
-    items = rt.store.queue(limit=limit, offset=offset, tier=tier, source=source)
+    """Scored referrals awaiting confirmation, highest priority *now* first: each item's
+    ``priority_now`` is computed at this request from its ``priority`` at scoring, the
+    time waited against its tier's target and the hours left to its preservation
+    deadline, with ``aged_because`` in words (contract §6 v1.1)."""
+    items = rt.store.queue(limit=limit, offset=offset, tier=tier, source=source, policy=rt.policy)
     return QueuePage(items=items, limit=limit, offset=offset, model_version=rt.version)
 
 

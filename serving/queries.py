@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from math import nan
 from typing import Any, cast, get_args
 
 from sqlalchemy import Select, exists, func, select
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from features.contract import TIERS, Outcome, Referral, Score, Source, Tier
 from features.ingest import Labelled
+from models.operating_policy import OperatingPolicy
 from serving.db_models import DecisionRow, ReferralRow, ScoreRow, TokenRow
 from serving.records import (
     Counts,
@@ -48,8 +50,9 @@ def _last_decisions() -> Any:
     )
 
 
-def _awaiting() -> Select[ReferralRow, ScoreRow]:
-    """Referrals whose latest score has no decision made on it, with that score.
+def _awaiting(*columns: Any) -> Select[Any]:
+    """Referrals whose latest score has no decision made on it, with that score
+    (``columns`` of them when given, else both rows).
 
     A decision always refers to the latest score at its time, so "no decision on the
     latest score" is exactly "no decision since the last (re-)scoring".
@@ -57,7 +60,8 @@ def _awaiting() -> Select[ReferralRow, ScoreRow]:
     latest = _latest_scores()
     decided = exists().where(DecisionRow.score_id == latest.c.score_id)
     return (
-        select(ReferralRow, ScoreRow)
+        select(*(columns or (ReferralRow, ScoreRow)))
+        .select_from(ReferralRow)
         .join(latest, latest.c.referral_id == ReferralRow.referral_id)
         .join(ScoreRow, ScoreRow.id == latest.c.score_id)
         .where(~decided)
@@ -65,8 +69,21 @@ def _awaiting() -> Select[ReferralRow, ScoreRow]:
 
 
 def queue(
-    s: Session, limit: int, offset: int, tier: Tier | None, source: Source | None
+    s: Session,
+    limit: int,
+    offset: int,
+    tier: Tier | None,
+    source: Source | None,
+    *,
+    now: datetime,
+    policy: OperatingPolicy,
 ) -> list[QueueItem]:
+    """A page of the queue in its order at ``now`` (``models.ageing``).
+
+    Priority now depends on the time of reading, so no index can hold the order: the
+    keys of every awaiting referral (a few numbers each) are read, ordered by priority
+    now (ties: earlier arrival, then id) and only the requested page is loaded whole.
+    """
     if not 1 <= limit <= MAX_PAGE:
         raise StoreError("limit", f"must be between 1 and {MAX_PAGE}")
     if offset < 0:
@@ -75,26 +92,60 @@ def queue(
         raise StoreError("tier", f"must be one of {', '.join(TIERS)}")
     if source is not None and source not in get_args(Source):
         raise StoreError("source", "not a known source")
-    stmt = _awaiting()
+    stmt = _awaiting(
+        ScoreRow.id,
+        ReferralRow.referral_id,
+        ReferralRow.received_at,
+        ScoreRow.priority,
+        ScoreRow.tier,
+        ScoreRow.retention_deadline,
+    )
     if tier is not None:
         stmt = stmt.where(ScoreRow.tier == tier)
     if source is not None:
         stmt = stmt.where(ReferralRow.source == source)
-    stmt = stmt.order_by(
-        ScoreRow.priority.desc(), ReferralRow.received_at.asc(), ReferralRow.referral_id.asc()
+    keys = s.execute(stmt).all()
+    from models.ageing import aged_because, read_order  # numpy: not on the supervisor's path
+
+    waited = [(now - k[2]).total_seconds() / 3600.0 for k in keys]
+    left = [nan if k[5] is None else (k[5] - now).total_seconds() / 3600.0 for k in keys]
+    rank = [len(TIERS) - 1 - TIERS.index(k[4]) for k in keys]  # 0 routine .. 2 immediate
+    order, prio_now = read_order(
+        [k[3] for k in keys], rank, waited, left, [k[1] for k in keys], policy
     )
-    return [
-        QueueItem(
-            referral_id=ref.referral_id,
-            source=ref.source,  # type: ignore[arg-type]
-            received_at=ref.received_at,
-            escalated=ref.escalated,
-            score_id=sc.id,
-            score=Score.model_validate(sc.score),
-            incident_type=(ref.document.get("incident") or {}).get("type"),
+    page = [int(i) for i in order[offset : offset + limit]]
+    if not page:
+        return []
+    wanted = [keys[i][0] for i in page]
+    rows = {
+        sc.id: (ref, sc)
+        for ref, sc in s.execute(
+            select(ReferralRow, ScoreRow)
+            .join(ScoreRow, ScoreRow.referral_id == ReferralRow.referral_id)
+            .where(ScoreRow.id.in_(wanted))
         )
-        for ref, sc in s.execute(stmt.limit(limit).offset(offset))
-    ]
+    }
+    why = aged_because(
+        [rank[i] for i in page], [waited[i] for i in page], [left[i] for i in page], policy
+    )
+    out = []
+    for i, words in zip(page, why, strict=True):
+        ref, sc = rows[keys[i][0]]
+        out.append(
+            QueueItem(
+                referral_id=ref.referral_id,
+                source=ref.source,  # type: ignore[arg-type]
+                received_at=ref.received_at,
+                escalated=ref.escalated,
+                score_id=sc.id,
+                score=Score.model_validate(sc.score),
+                incident_type=(ref.document.get("incident") or {}).get("type"),
+                priority=sc.priority,
+                priority_now=float(prio_now[i]),
+                aged_because=words,
+            )
+        )
+    return out
 
 
 def referral(s: Session, referral_id: str) -> ReferralRecord | None:

@@ -120,6 +120,14 @@ class QueueItem(_Record):
     score: Score
     #: So a reviewer can scan the queue by kind of incident without opening each referral.
     incident_type: IncidentType | None = None
+    #: The latest score's priority when it was scored (= ``score.priority``).
+    priority: float
+    #: The order of the queue when it was read (``models.ageing``): never below
+    #: ``priority``, never outside the tier's band; not rounded.
+    priority_now: float
+    #: Why ``priority_now`` differs from ``priority``, in words (time waited against the
+    #: tier's target, hours to the preservation deadline); null when it has barely moved.
+    aged_because: str | None = None
 
 
 class ChainCheck(_Record):

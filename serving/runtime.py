@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from features.config import Settings
 from features.pseudonyms import Pseudonymiser
 from models import registry
+from models.operating_policy import OperatingPolicy, load_policy
 from serving import logs
 from serving.metrics import Metrics
 from serving.store import Store
@@ -44,6 +45,9 @@ class Runtime:
     metrics: Metrics
     model_dir: Path | None
     degraded_reason: str | None
+    #: Tier targets for the queue's ageing; the packaged default policy file until the
+    #: policy travels with the model.
+    policy: OperatingPolicy = field(default_factory=load_policy)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property

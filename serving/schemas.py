@@ -57,7 +57,7 @@ class FeedbackAnswer(BaseModel):
 
 
 class QueuePage(BaseModel):
-    """Referrals awaiting confirmation, highest priority first."""
+    """Referrals awaiting confirmation, highest priority now first (as at the request)."""
 
     items: list[QueueItem]
     limit: int

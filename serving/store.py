@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from features.contract import Feedback, Outcome, Referral, Role, Score, Source, Tier
 from features.ingest import Labelled
+from models.operating_policy import OperatingPolicy, load_policy
 from serving import chain, database, queries
 from serving import inference_log as log
 from serving.db_models import ChainHeadRow, DecisionRow, ScoreRow, TokenRow
@@ -223,14 +224,23 @@ class Store:
         offset: int = 0,
         tier: Tier | None = None,
         source: Source | None = None,
+        *,
+        policy: OperatingPolicy | None = None,
+        now: datetime | None = None,
     ) -> list[QueueItem]:
-        """Referrals whose latest score awaits a decision, most urgent first.
+        """Referrals whose latest score awaits a decision, most urgent now first.
 
-        Ordered by priority (desc), then ``received_at`` (oldest first), then
-        ``referral_id``, so pages are stable. ``tier`` filters on the latest score's tier.
+        Ordered by priority now (``models.ageing``: the priority at scoring aged by the
+        time waited against ``policy``'s tier targets and by the hours left to the
+        preservation deadline, at ``now``, default the store's clock), then
+        ``received_at`` (oldest first), then ``referral_id``, so pages read at one moment
+        are stable. ``tier`` filters on the latest score's tier.
         """
+        at = now or self._now()
         with self._read() as s:
-            return queries.queue(s, limit, offset, tier, source)
+            return queries.queue(
+                s, limit, offset, tier, source, now=at, policy=policy or load_policy()
+            )
 
     def referral(self, referral_id: str) -> ReferralRecord | None:
         """The stored referral with all its scores and decisions; None if never scored."""

@@ -541,6 +541,43 @@ def test_queue_order_filters_and_pages(store: Store, pseudonymiser) -> None:
         store.queue(tier="urgent")  # type: ignore[arg-type]
 
 
+def test_queue_is_ordered_when_read(store: Store, pseudonymiser) -> None:
+    """Priority now, at the moment given: R2 (industry, priority 5 at scoring) passes R1
+    (priority 32) once its preservation deadline is 20 h away; paging follows that order."""
+    r2_received = -384  # hours from T0; industry: deadline 504 h later = T0 + 120 h
+    rows = [  # id, received (hours from T0), priority, tier, source, deadline
+        ("H", 30, 40.0, "high", "public", None),
+        ("R1", -700, 32.0, "routine", "public", None),
+        ("R2", r2_received, 5.0, "routine", "industry", r2_received + 504),
+    ]
+    store.record_scores(
+        [
+            (
+                referral(pseudonymiser, rid, hours=h, source=src),
+                score(rid, priority=pr, tier=tier).model_copy(
+                    update={"retention_deadline": None if dl is None else T0 + timedelta(hours=dl)}
+                ),
+                {},
+            )
+            for rid, h, pr, tier, src, dl in rows
+        ],
+        "rq",
+    )
+    early, late = T0 + timedelta(hours=30), T0 + timedelta(hours=100)
+    assert [q.referral_id for q in store.queue(now=early)] == ["H", "R1", "R2"]
+    items = store.queue(now=late)
+    assert [q.referral_id for q in items] == ["H", "R2", "R1"]
+    r2 = items[1]
+    assert r2.priority == 5.0 and r2.score.priority == 5.0
+    assert r2.priority_now > items[2].priority_now > 32.0
+    assert r2.priority_now < 100 / 3  # never past the routine band
+    assert r2.aged_because == ("waited 484 h against a 336 h target; preservation deadline in 20 h")
+    assert [q.referral_id for q in store.queue(limit=1, offset=1, now=late)] == ["R2"]
+    assert [q.referral_id for q in store.queue(tier="routine", now=late)] == ["R2", "R1"]
+    [h] = store.queue(tier="high", now=early)
+    assert h.priority_now == h.priority == 40.0 and h.aged_because is None
+
+
 def test_referral_view_holds_scores_and_decisions(store: Store, pseudonymiser) -> None:
     assert store.referral("nope") is None
     scored(store, pseudonymiser, "R-1")
