@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.card_plots import importance, importance_plot, queue_plot, reliability_plot
+from training.card_plots import (
+    backlog_plot,
+    importance,
+    importance_plot,
+    queue_plot,
+    reliability_plot,
+)
 from training.evaluate import at_capacity, queue_table
 
 Block = tuple[
@@ -86,6 +92,24 @@ def _capacity_table(report: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def queue_sim_table(report: Mapping[str, Any]) -> pd.DataFrame:
+    """Per scenario and ordering: hours to first review of truly immediate referrals
+    (p50/p95), industry preservation deadlines missed, and the largest backlog."""
+    rows = {}
+    for name, rec in report["queue_sim"]["scenarios"].items():
+        for policy, p in rec["policies"].items():
+            imm = p["waits"]["immediate"]
+            rows[f"{name}: {policy}"] = {
+                "immediate p50 h": imm["p50_h"],
+                "immediate p95 h": imm["p95_h"],
+                "industry deadlines missed": p["deadlines_missed"]
+                .get("industry", {})
+                .get("missed"),
+                "backlog max": p["backlog"]["max"],
+            }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def _training(model: Any, data: Mapping[str, Any]) -> list[str]:
     t, p = model.manifest.training, model.policy
     split = t.get("split", {})
@@ -147,6 +171,16 @@ def blocks(
         ("table", queue_table(report)),
         ("p", "Group audit flags: " + ("; ".join(flags) if flags else "none")),
     ]
+    if "queue_sim" in report:
+        out += [
+            (
+                "p",
+                "Queue simulation with the operating policy's shifts (normal load, a +36 % "
+                "three-month surge, and 80 % of the staffing the mean load needs), ageing "
+                "queue (`model_static`: the priority at scoring, never recomputed):",
+            ),
+            ("table", queue_sim_table(report)),
+        ]
     if backtests:
         out += [
             ("p", "Rolling-origin backtests:"),
@@ -160,6 +194,8 @@ def blocks(
         ("img", "card_importance.png", "Global feature importance"),
         ("img", "card_queue.png", "Queue simulation: model vs baselines"),
     ]
+    if "queue_sim" in report:
+        out.append(("img", "card_backlog.png", "Backlog over time by scenario and ordering"))
     return out
 
 
@@ -249,6 +285,8 @@ def write_card(
         "card_importance.png": importance_plot(importance(model, X_sample)),
         "card_queue.png": queue_plot(report),
     }
+    if "queue_sim" in report:
+        images["card_backlog.png"] = backlog_plot(report)
     for name, png in images.items():
         (out_dir / name).write_bytes(png)
     bl = blocks(model, report, data, decision, backtests, run_id)

@@ -86,3 +86,18 @@ def queue_plot(report: Mapping[str, Any]) -> bytes:
     ax.set(ylabel="hours from arrival to first review", title="Queue simulation")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def backlog_plot(report: Mapping[str, Any]) -> bytes:
+    """Referrals waiting for a first review (daily maximum), one panel per scenario of the
+    ``queue_sim`` block, one line per ordering."""
+    plt = _plt()
+    scen = report["queue_sim"]["scenarios"]
+    fig, axes = plt.subplots(1, len(scen), figsize=(12, 3.8), sharey=True, squeeze=False)
+    for ax, (name, rec) in zip(axes[0], scen.items(), strict=True):
+        for policy, p in rec["policies"].items():
+            ax.plot(p["backlog"]["daily_max"], label=policy, lw=1.2)
+        ax.set(title=f"{name} (utilisation {rec['staffing']['utilisation']:.2f})", xlabel="day")
+    axes[0][0].set_ylabel("referrals waiting (daily max)")
+    axes[0][-1].legend(fontsize=7)
+    return _png(fig)

@@ -26,6 +26,8 @@ import pandas as pd
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from features.pipeline import Features
 from models.degraded import predict_rules
+from models.operating_policy import OperatingPolicy, load_policy
+from models.triage_model import Predictions
 from training.audit import capacity_audit, queue_audit
 from training.data import Dataset
 from training.metrics import (
@@ -35,6 +37,7 @@ from training.metrics import (
     head_metrics,
     k_for_staffing,
 )
+from training.queue_runs import Window, run_scenarios, sim_orderings
 from training.queue_sim import (
     compare_policies,
     default_staffing,
@@ -60,16 +63,46 @@ def oracle_priority(p_urgency: np.ndarray) -> np.ndarray:
     return p_urgency[:, 0] + 0.5 * p_urgency[:, 1]
 
 
-def orderings(model: Any, feats: Features, oracle_u: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Priority per referral for each ordering compared (see the module docstring)."""
+def orderings(
+    model: Any,
+    feats: Features,
+    oracle_u: np.ndarray | None,
+    preds: tuple[Predictions, Predictions] | None = None,
+) -> dict[str, np.ndarray]:
+    """Priority per referral for each ordering compared (see the module docstring);
+    ``preds``: the model's and the rules' predictions when already made."""
     meta = feats.meta
-    out = {"model": model.predict(feats).priority}
+    pred, rules = preds or (model.predict(feats), predict_rules(feats))
+    out = {"model": pred.priority}
     if oracle_u is not None:
         out["oracle"] = oracle_priority(oracle_u)
     out["source_priority"] = source_priority(meta["source_priority"])
     out["fifo"] = fifo_priority(meta["received_at"])
-    out["rules_only"] = predict_rules(feats).priority
+    out["rules_only"] = rules.priority
     return out
+
+
+def queue_sim(
+    feats: Features,
+    y_urgency: np.ndarray,
+    preds: tuple[Predictions, Predictions],
+    oracle_u: np.ndarray | None,
+    policy: OperatingPolicy,
+) -> dict[str, Any]:
+    """The ``queue_sim`` block: :func:`training.queue_runs.run_scenarios` on this window."""
+    meta = feats.meta
+    pred, rules = preds
+    win = Window.of(
+        meta["received_at"],
+        meta["referral_id"].to_numpy(),
+        y_urgency,
+        meta["source"].to_numpy(),
+        meta["retention_deadline"],
+    )
+    ords = sim_orderings(
+        (pred.priority, pred.rank), (rules.priority, rules.rank), meta["source_priority"], oracle_u
+    )
+    return run_scenarios(win, ords, policy)
 
 
 def evaluate(
@@ -79,8 +112,10 @@ def evaluate(
     *,
     meta: Mapping[str, Any] | None = None,
     n_boot: int = 1000,
+    policy: OperatingPolicy | None = None,
 ) -> dict[str, Any]:
-    """The evaluation report of ``model`` on the referrals of ``mask`` (all when None)."""
+    """The evaluation report of ``model`` on the referrals of ``mask`` (all when None);
+    ``policy`` staffs the queue simulation (default: the packaged operating policy)."""
     m = np.ones(len(ds), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     feats = window(ds, m)
     if len(feats) == 0:
@@ -99,7 +134,8 @@ def evaluate(
             "viability": head_metrics(y_v, ds.oracle_viability[m], VIABILITY_CLASSES),
         }
     t, ids = feats.meta["received_at"], feats.meta["referral_id"].to_numpy()
-    prios = orderings(model, feats, ou)
+    preds = (model.predict(feats), predict_rules(feats))
+    prios = orderings(model, feats, ou, preds)
     ks = default_capacity_ks(len(feats))
     capacity = {
         name: capacity_metrics(y_u, p, ks, received_at=t, ids=ids) for name, p in prios.items()
@@ -128,7 +164,13 @@ def evaluate(
         **dict(meta or {}),
     }
     return evaluation_report(
-        heads=heads, capacity=capacity, queue=queue, audits=audits, oracle=oracle, meta=info
+        heads=heads,
+        capacity=capacity,
+        queue=queue,
+        audits=audits,
+        oracle=oracle,
+        meta=info,
+        queue_sim=queue_sim(feats, y_u, preds, ou, policy or load_policy()),
     )
 
 

@@ -53,6 +53,7 @@ def evaluation_report(
     oracle: Mapping[str, dict[str, Any]] | None = None,
     backlog_days: float = DEFAULT_BACKLOG_DAYS,
     meta: Mapping[str, Any] | None = None,
+    queue_sim: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Nest the evaluation pieces into the report.
 
@@ -61,7 +62,8 @@ def evaluation_report(
     ``capacity``: policy name → :func:`training.metrics.capacity_metrics`; ``queue``: the
     table of :func:`training.queue_sim.compare_policies` (its ``attrs["staffing"]`` is
     kept); ``audits``: results of :mod:`training.audit`; ``meta``: model version, data
-    window and anything else the caller wants recorded as-is.
+    window and anything else the caller wants recorded as-is; ``queue_sim``: the block of
+    :func:`training.queue_runs.run_scenarios` (absent when not given).
     """
     oracle_block = None
     if oracle is not None:
@@ -96,4 +98,6 @@ def evaluation_report(
         },
         "audit": [a.report if isinstance(a, AuditResult) else dict(a) for a in audits],
     }
+    if queue_sim is not None:
+        report["queue_sim"] = dict(queue_sim)
     return jsonable(report)

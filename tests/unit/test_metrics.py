@@ -207,6 +207,33 @@ def _keys(obj, out: set[str]) -> set[str]:
     return out
 
 
+def _queue_sim(y, received, ids, prio):
+    from models.operating_policy import load_policy
+    from training.queue_runs import Window, run_scenarios, sim_orderings
+
+    n = len(y)
+    source = np.resize(
+        [
+            "industry",
+            "ncmec",
+            "cybertip",
+            "domestic_police",
+            "foreign_police",
+            "rcmp_division",
+            "public",
+            "other",
+        ],
+        n,
+    )
+    t = pd.Series(pd.to_datetime(received, utc=True))
+    win = Window.of(t, ids, y, source, t + pd.Timedelta(days=21))
+    floor = np.zeros(n, dtype=int)
+    ords = sim_orderings(
+        (prio, floor), (prio, floor), np.resize(["E", "1", None], n), np.full((n, 3), 1 / 3)
+    )
+    return run_scenarios(win, ords, load_policy())
+
+
 def test_every_report_key_is_documented():
     y, received, ids = _queue(500, 12)
     proba = np.random.default_rng(12).dirichlet((1, 1, 1), size=500)
@@ -222,6 +249,7 @@ def test_every_report_key_is_documented():
                 y, y, prio, k=100, received_at=received, ids=ids, grouping="source", n_boot=200
             )
         ],
+        queue_sim=_queue_sim(y, received, ids, prio),
     )
     doc = (Path(__file__).parents[2] / "docs" / "evaluation.md").read_text()
     doc = re.sub(r"```.*?```", "", doc, flags=re.S)
