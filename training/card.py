@@ -99,9 +99,11 @@ def _training(model: Any, data: Mapping[str, Any]) -> list[str]:
             if w != "rows"
         ),
         f"Git commit `{model.manifest.git_commit or 'unknown'}`, built {model.manifest.created_at}",
-        f"Tier policy: immediate if P(immediate) >= {p.t_immediate:.4f}; high if "
-        f"P(immediate) + P(high) >= {p.t_high:.4f} (fitted for {p.recall_immediate:.0%} / "
-        f"{p.recall_high:.0%} recall on the calibration window)",
+        f"Operating policy `{p.policy_version}` (digest `{p.policy_digest[:12]}`): immediate "
+        f"if P(immediate) >= {p.t_immediate:.4f}, high if P(immediate) + P(high) >= "
+        f"{p.t_high:.4f}, fitted so the model adds at most {p.immediate_share:.0%} / "
+        f"{p.high_share:.0%} of a day's arrivals beyond the safety floor on "
+        f"{p.within_days:.0%} of the calibration window's days",
         "Urgency never falls as these rise (monotone head): "
         + (", ".join(sorted(t.get("monotone_urgency") or {})) or "none"),
     ]
