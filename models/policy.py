@@ -205,3 +205,13 @@ def tier_share_check(
 
 
 TIERS_RANK: dict[str, int] = {t: r for r, t in TIER_BY_RANK.items()}
+
+
+def tier_orderings(p_urgency: np.ndarray, floor: np.ndarray) -> dict[str, np.ndarray]:
+    """How a tier of any size would be filled, per target of the workload–recall curve: the
+    safety floor first, then the calibrated ranking the tier uses (P(immediate) for
+    ``immediate``; P(immediate) + P(high) for ``immediate_or_high``)."""
+    return {
+        "immediate": (floor >= 2) * 2.0 + p_urgency[:, 0],
+        "immediate_or_high": (floor >= 1) * 2.0 + p_urgency[:, 0] + p_urgency[:, 1],
+    }

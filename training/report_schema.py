@@ -53,6 +53,8 @@ def evaluation_report(
     oracle: Mapping[str, dict[str, Any]] | None = None,
     backlog_days: float = DEFAULT_BACKLOG_DAYS,
     meta: Mapping[str, Any] | None = None,
+    operating_point: Mapping[str, Any] | None = None,
+    workload_recall: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Nest the evaluation pieces into the report.
 
@@ -61,7 +63,9 @@ def evaluation_report(
     ``capacity``: policy name → :func:`training.metrics.capacity_metrics`; ``queue``: the
     table of :func:`training.queue_sim.compare_policies` (its ``attrs["staffing"]`` is
     kept); ``audits``: results of :mod:`training.audit`; ``meta``: model version, data
-    window and anything else the caller wants recorded as-is.
+    window and anything else the caller wants recorded as-is; ``operating_point`` and
+    ``workload_recall``: :func:`training.evaluate.operating_point` and
+    :func:`training.workload.workload_recall_curve` (left out when not given).
     """
     oracle_block = None
     if oracle is not None:
@@ -96,4 +100,8 @@ def evaluation_report(
         },
         "audit": [a.report if isinstance(a, AuditResult) else dict(a) for a in audits],
     }
+    if operating_point is not None:
+        report["operating_point"] = dict(operating_point)
+    if workload_recall is not None:
+        report["workload_recall"] = dict(workload_recall)
     return jsonable(report)

@@ -123,19 +123,22 @@ def workload_recall_curve(
     """Recall of each target at each share for each ordering, with paired-bootstrap 95 %
     intervals, and each ordering's ratio to the oracle's recall where an oracle is given.
 
-    ``orderings``: name → order score per row (rows in arrival order, higher first);
+    ``orderings``: name → order score per row (rows in arrival order, higher first), or
+    name → {target: order score} when an ordering ranks each target its own way (the
+    model fills ``immediate`` by P(immediate) and ``high`` by P(immediate) + P(high));
     ``y_urgency``: true urgency class names. Returns the ``workload_recall`` block of the
     evaluation report (``docs/evaluation.md``).
     """
     y = np.asarray(y_urgency, dtype=object)
     counts = _boot_counts(len(y), n_boot, seed) if n_boot > 0 else None
     curves: dict[str, Any] = {}
-    for name, score in orderings.items():
-        order = arrival_order(score)
-        if len(order) != len(y):
-            raise ValueError(f"orderings[{name!r}]: {len(order)} rows, labels have {len(y)}")
+    for name, given in orderings.items():
         per_target: dict[str, Any] = {}
         for target in TARGETS:
+            score = given[target] if isinstance(given, Mapping) else given
+            order = arrival_order(score)
+            if len(order) != len(y):
+                raise ValueError(f"orderings[{name!r}]: {len(order)} rows, labels have {len(y)}")
             pos = positives(y, target)
             point = [recall_at_share(score, pos, s) for s in shares]
             boots = _boot_recalls(order, pos, counts, shares) if counts is not None else None
@@ -158,7 +161,7 @@ def workload_recall_curve(
         out["ratio_to_oracle"] = {
             name: {
                 t: {
-                    str(r["share"]): _ratio(r["recall"], o["recall"])
+                    str(round(r["share"] * 100)): _ratio(r["recall"], o["recall"])
                     for r, o in zip(c[t], curves["oracle"][t], strict=True)
                     if r["share"] in HEADLINE_SHARES
                 }

@@ -60,7 +60,7 @@ def test_curve_intervals_hold_the_point_and_oracle_ratio():
     for row in o + r:
         assert row["low"] <= row["recall"] + 1e-9 and row["recall"] <= row["high"] + 1e-9
     assert r[2]["recall"] < 0.3
-    assert curve["ratio_to_oracle"]["random"]["immediate"]["0.1"] == pytest.approx(
+    assert curve["ratio_to_oracle"]["random"]["immediate"]["10"] == pytest.approx(
         r[2]["recall"] / o[2]["recall"]
     )
     assert curve["positives"]["immediate"] == int((y == "immediate").sum())
