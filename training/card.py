@@ -17,8 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.card_plots import importance, importance_plot, queue_plot, reliability_plot
+from training.card_plots import (
+    importance,
+    importance_plot,
+    queue_plot,
+    reliability_plot,
+    workload_plot,
+)
 from training.evaluate import at_capacity, queue_table
+from training.workload import HEADLINE_SHARES, curve_table
 
 Block = tuple[
     Any, ...
@@ -149,6 +156,7 @@ def blocks(
         ("table", queue_table(report)),
         ("p", "Group audit flags: " + ("; ".join(flags) if flags else "none")),
     ]
+    out += _operating(report)
     if backtests:
         out += [
             ("p", "Rolling-origin backtests:"),
@@ -162,6 +170,37 @@ def blocks(
         ("img", "card_importance.png", "Global feature importance"),
         ("img", "card_queue.png", "Queue simulation: model vs baselines"),
     ]
+    if "workload_recall" in report:
+        out.append(("img", "card_workload.png", "Workload–recall curve (95 % bands)"))
+    return out
+
+
+def _operating(report: Mapping[str, Any]) -> list[Block]:
+    """The operating point on the test window and the curve at the headline shares."""
+    op, wr = report.get("operating_point"), report.get("workload_recall")
+    out: list[Block] = []
+    if op is not None:
+        rows = {}
+        for tier, target in (("immediate", "immediate"), ("high", "immediate_or_high")):
+            ts = op["tier_shares"][tier]
+            rows[tier] = {
+                "cap (beyond floor)": ts["cap"],
+                "days within cap": ts["share_of_days_within_cap"],
+                "tier share (with floor)": op[target]["share"],
+                "recall": op[target]["recall"],
+                "oracle recall, same share": op[target]["oracle_recall_at_same_share"],
+                "ratio to oracle": op[target]["ratio_to_oracle"],
+            }
+        out += [
+            ("h2", f"Operating point (policy `{op['policy_version']}`) on the test window"),
+            ("p", "Recall of immediate in `immediate`; of immediate or high in `high` or above:"),
+            ("table", pd.DataFrame.from_dict(rows, orient="index")),
+        ]
+    if wr is not None:
+        out += [
+            ("p", "Workload–recall curve, recall of immediate [95 % interval]:"),
+            ("table", curve_table(wr, "immediate", HEADLINE_SHARES)),
+        ]
     return out
 
 
@@ -251,6 +290,8 @@ def write_card(
         "card_importance.png": importance_plot(importance(model, X_sample)),
         "card_queue.png": queue_plot(report),
     }
+    if "workload_recall" in report:
+        images["card_workload.png"] = workload_plot(report)
     for name, png in images.items():
         (out_dir / name).write_bytes(png)
     bl = blocks(model, report, data, decision, backtests, run_id)

@@ -140,13 +140,7 @@ def evaluate(
         },
         **dict(meta or {}),
     }
-    floor = safety.floor_rank(pred.fired)
-    curve_orders: dict[str, Any] = {"model": tier_orderings(pred.p_urgency, floor)}
-    if ou is not None:
-        curve_orders["oracle"] = tier_orderings(ou, floor)
-    curve_orders["rules_only"] = prios["rules_only"]
-    curve_orders["source_priority"] = prios["source_priority"]
-    curve = workload_recall_curve(curve_orders, y_u, n_boot=min(n_boot, DEFAULT_BOOT))
+    op, curve = operating_figures(model, y_u, t, ou, pred, prios, n_boot=min(n_boot, DEFAULT_BOOT))
     return evaluation_report(
         heads=heads,
         capacity=capacity,
@@ -154,9 +148,32 @@ def evaluate(
         audits=audits,
         oracle=oracle,
         meta=info,
-        operating_point=operating_point(model.policy, pred, y_u, t, ou),
+        operating_point=op,
         workload_recall=curve,
     )
+
+
+def operating_figures(
+    model: Any,
+    y_u: np.ndarray,
+    received_at: Any,
+    oracle_u: np.ndarray | None,
+    pred: Predictions,
+    prios: Mapping[str, np.ndarray],
+    *,
+    n_boot: int = DEFAULT_BOOT,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``operating_point`` and ``workload_recall`` blocks (also what
+    ``triage policy curve`` prints): the model and the oracle fill a tier the policy's way,
+    the baselines by their own priority."""
+    floor = safety.floor_rank(pred.fired)
+    orders: dict[str, Any] = {"model": tier_orderings(pred.p_urgency, floor)}
+    if oracle_u is not None:
+        orders["oracle"] = tier_orderings(oracle_u, floor)
+    orders["rules_only"] = prios["rules_only"]
+    orders["source_priority"] = prios["source_priority"]
+    curve = workload_recall_curve(orders, y_u, n_boot=n_boot)
+    return operating_point(model.policy, pred, y_u, received_at, oracle_u), curve
 
 
 def operating_point(
@@ -192,6 +209,31 @@ def operating_point(
 
 
 # -- reading a report ----------------------------------------------------------------------
+
+
+def operating_summary(op: Mapping[str, Any]) -> str:
+    """The operating point in two plain sentences (``triage train``, ``triage policy curve``)."""
+    ts = op["tier_shares"]
+    lines = []
+    for tier, target, what in (
+        ("immediate", "immediate", "immediate"),
+        ("high", "immediate_or_high", "immediate or high"),
+    ):
+        row, day = op[target], ts[tier]
+        text = (
+            f"{tier} (policy {op['policy_version']}): {row['share']:.1%} of arrivals "
+            f"(model cap {day['cap']:.0%} a day beyond a {ts['floor_share'][tier]:.1%} safety "
+            f"floor, held on {day['share_of_days_within_cap']:.0%} of {ts['days']} days); "
+            f"recall of {what} {_fmt3(row['recall'])}"
+        )
+        if row["ratio_to_oracle"] is not None:
+            text += f", {row['ratio_to_oracle']:.3f} of the oracle's at the same share"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def _fmt3(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
 
 
 def at_capacity(report: Mapping[str, Any], policy: str = "model") -> dict[str, Any]:

@@ -41,7 +41,7 @@ from models.calibration import VectorScaling, fit_vector_scaling, softmax
 from models.heads import DEFAULT_PARAMS, train_head
 from models.manifest import Manifest, git_commit
 from models.operating_policy import OperatingPolicy, load_policy
-from models.policy import TierPolicy, day_index, fit_policy
+from models.policy import FIT_WITHIN_DAYS, TierPolicy, day_index, fit_policy
 from models.triage_model import CLASSES, TriageModel
 from training.data import Dataset, class_index
 from training.metrics import head_metrics
@@ -76,7 +76,10 @@ class TrainConfig(BaseModel):
         default=None, description="operating policy TOML (default: the packaged policy)"
     )
     within_days: float = Field(
-        default=0.95, gt=0, le=1, description="share of days a tier must stay within its cap"
+        default=FIT_WITHIN_DAYS,
+        gt=0,
+        le=1,
+        description="share of calibration days the fitted tiers must hold their caps on",
     )
     num_threads: int = Field(default=2, ge=1)
     rounds: int = Field(default=800, ge=10)
@@ -290,7 +293,9 @@ def calibration_scores(
 
 
 def fit_tiers(
-    scores: dict[str, np.ndarray], operating: OperatingPolicy, within_days: float = 0.95
+    scores: dict[str, np.ndarray],
+    operating: OperatingPolicy,
+    within_days: float = FIT_WITHIN_DAYS,
 ) -> TierPolicy:
     """Thresholds for ``operating``'s caps on kept calibration scores (the one fitting path
     for ``triage train`` and ``triage policy set``)."""

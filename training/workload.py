@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 SHARES: tuple[float, ...] = tuple(round(i / 100, 2) for i in range(1, 31))
 HEADLINE_SHARES: tuple[float, ...] = (0.02, 0.05, 0.10, 0.20)
@@ -199,3 +200,20 @@ def paired_difference(
         draws[i] = np.nan if total == 0 else ((c * a).sum() - (c * b).sum()) / total
     lo, hi = _interval(draws)
     return {"difference": diff, "low": lo, "high": hi}
+
+
+def curve_table(
+    block: Mapping[str, Any], target: str = "immediate", shares: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """The curve as a readable table: one row per share, per ordering "recall [low, high]"
+    (what ``triage policy curve`` prints and the model card shows)."""
+    rows: dict[str, dict[str, str]] = {}
+    for name, per_target in block["curves"].items():
+        for r in per_target[target]:
+            if shares is not None and r["share"] not in shares:
+                continue
+            cell = "-" if r["recall"] is None else f"{r['recall']:.3f}"
+            if r.get("low") is not None and r.get("high") is not None:
+                cell += f" [{r['low']:.2f}, {r['high']:.2f}]"
+            rows.setdefault(f"{r['share']:.0%}", {})[name] = cell
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("tier share")

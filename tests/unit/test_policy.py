@@ -85,7 +85,7 @@ def test_fit_policy_fills_immediate_then_high_within_their_caps():
     pu = np.column_stack([p_imm, p_high, 1 - p_imm - p_high])
     floor = np.zeros(n, dtype=int)
     floor[5] = 2  # a safety rule lifts one routine-looking referral on day 0
-    pol = fit_policy(pu, floor, _days(), immediate_share=0.2, high_share=0.3)
+    pol = fit_policy(pu, floor, _days(), immediate_share=0.2, high_share=0.3, within_days=0.95)
     assert pol.t_immediate == pytest.approx(0.07)
     check = tier_share_check(pol, pu, floor, _days())
     assert check["immediate"]["share_of_days_within_cap"] >= 0.95
@@ -130,3 +130,13 @@ def test_policy_round_trips_and_reads_an_old_recall_policy():
         {"t_immediate": 0.002, "t_high": 0.1, "recall_immediate": 0.95, "recall_high": 0.9}
     )
     assert old.t_immediate == 0.002 and old.policy_version == "unversioned"
+
+
+def test_training_fits_with_a_margin_over_the_95_percent_rule():
+    # fitted at 97.5 %, no day of 20 may exceed: 0.98 keeps the burst day at two (0.99,
+    # 0.98); the next candidate, 0.97, would put three there
+    n = len(_scores())
+    pu = np.column_stack([_scores(), np.zeros(n), 1 - _scores()])
+    pol = fit_policy(pu, np.zeros(n, int), _days(), immediate_share=0.2, high_share=0.0)
+    assert pol.within_days == 0.975
+    assert pol.t_immediate == 0.98
