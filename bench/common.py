@@ -26,9 +26,9 @@ from models import safety
 from models.calibration import fit_vector_scaling
 from models.heads import DEFAULT_PARAMS
 from models.manifest import Manifest
-from models.policy import fit_policy
+from models.operating_policy import load_policy
 from models.triage_model import TriageModel
-from training.fit import TrainConfig, train_monotone_urgency
+from training.fit import TrainConfig, calibration_scores, fit_tiers, train_monotone_urgency
 
 KEY = b"bench-key-0123456789"
 
@@ -130,8 +130,9 @@ def fixed_model(
     pu = cal["urgency"](
         np.asarray(boosters["urgency"].predict(tail, raw_score=True, num_threads=threads))
     )
-    y_u = np.array([g.outcome.urgency for g in items[n_fit:]])  # type: ignore[union-attr]
-    policy = fit_policy(pu, y_u, safety.floor_rank(safety.fired(tail)))
+    received = [g.referral.received_at for g in items[n_fit:]]
+    floor = safety.floor_rank(safety.fired(tail))
+    policy = fit_tiers(calibration_scores(pu, floor, received), load_policy())
     manifest = Manifest(created_at=datetime.now(UTC).isoformat(), git_commit="bench", training={})
     return TriageModel(boosters, cal, policy, manifest, "bench", num_threads=threads)
 

@@ -10,6 +10,7 @@ pressure, so even a degraded queue puts the likeliest urgent work first. This is
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from features.contract import Reason, Score
 from features.pipeline import Features
 from models import safety
+from models.operating_policy import load_policy
 from models.priority import BAND, W_RETENTION, retention_pressure
 from models.triage_model import Predictions, days_left, to_scores
 
@@ -61,7 +63,19 @@ def predict_rules(feats: Features, now: datetime | None = None) -> Predictions:
     )
 
 
-def score_rules(feats: Features, *, now: datetime | None = None) -> list[Score]:
+@functools.cache
+def default_policy_version() -> str:
+    """The packaged operating policy's version: what a rules-only answer names when no
+    model (and so no model's policy) is at hand."""
+    return load_policy().version
+
+
+def score_rules(
+    feats: Features, *, now: datetime | None = None, policy_version: str | None = None
+) -> list[Score]:
+    """Rules-only Scores. ``policy_version``: the policy in force (the loaded model's when
+    the model failed; the packaged default otherwise). The rules' tiers are the safety
+    floor, which no cap limits, and no ``urgency_band`` is given: base rates rank nothing."""
     pred = predict_rules(feats, now)
     reasons = [
         [
@@ -76,4 +90,12 @@ def score_rules(feats: Features, *, now: datetime | None = None) -> list[Score]:
         ]
         for row in pred.fired
     ]
-    return to_scores(feats, pred, reasons, RULES_VERSION, degraded=True, now=now)
+    return to_scores(
+        feats,
+        pred,
+        reasons,
+        RULES_VERSION,
+        degraded=True,
+        now=now,
+        policy_version=policy_version or default_policy_version(),
+    )

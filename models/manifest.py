@@ -54,7 +54,7 @@ class Manifest(BaseModel):
     created_at: str
     training: dict[str, Any] = Field(default_factory=dict)
     calibration: dict[str, Any] = Field(default_factory=dict)
-    policy: dict[str, float] = Field(default_factory=dict)
+    policy: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
 
     def check_compatible(self) -> None:

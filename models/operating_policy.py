@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -100,14 +100,19 @@ def load_policy(path: Path | None = None) -> OperatingPolicy:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise PolicyFileError(f"{p.name}: cannot read ({type(e).__name__})") from None
+    return validate_policy(data, p.name)
+
+
+def validate_policy(data: dict[str, Any], where: str = "policy") -> OperatingPolicy:
+    """``data`` as a policy, or a ``PolicyFileError`` naming each bad field and why."""
     try:
         return OperatingPolicy.model_validate(data)
     except ValueError as e:
-        errs = getattr(e, "errors", lambda: [])()
-        where = "; ".join(
+        errs: list[Any] = getattr(e, "errors", lambda: [])()
+        fields = "; ".join(
             f"{'.'.join(str(x) for x in err['loc']) or 'policy'}: {err['msg']}" for err in errs
         )
-        raise PolicyFileError(f"{p.name}: {where or e}") from None
+        raise PolicyFileError(f"{where}: {fields or e}") from None
 
 
 def save_policy(policy: OperatingPolicy, path: Path) -> None:

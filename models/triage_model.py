@@ -4,6 +4,12 @@ It holds both heads, their calibration, the tier policy and the manifest, and tu
 feature frame into contract §4 scores: calibrated probabilities, tier (policy, then the
 safety floor), priority, top reasons and the rules that fired. Every answer is advisory
 and carries ``needs_confirmation: true``.
+
+The operating policy travels with the model: the artefact holds a copy of the policy file
+(``operating_policy.toml``), the manifest its version and digest beside the fitted
+thresholds, and every Score its ``policy_version``. The calibration window's scores (no
+ids: probabilities, floor ranks, days) are kept as ``calibration_scores.npz`` so
+``triage policy set`` can refit the thresholds for new caps without retraining the heads.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from models import safety, treeshap
 from models.calibration import VectorScaling
 from models.explain import explain_rows, feature_matrix
 from models.manifest import Manifest
+from models.operating_policy import OperatingPolicy, load_policy
 from models.policy import TIER_BY_RANK, TierPolicy
 from models.priority import priority
 
@@ -30,6 +37,8 @@ HEADS = ("urgency", "viability")
 THREADS_FROM = 2_000  # rows; below this more threads cost more than they save
 CLASSES = {"urgency": URGENCY_CLASSES, "viability": VIABILITY_CLASSES}
 HIGH, ROUTINE = URGENCY_CLASSES.index("high"), URGENCY_CLASSES.index("routine")
+POLICY_FILE = "operating_policy.toml"
+CALIBRATION_SCORES = "calibration_scores.npz"
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Predictions:
     rank: np.ndarray
     fired: np.ndarray
     priority: np.ndarray
+    band: np.ndarray | None = None
 
 
 class TriageModel:
@@ -53,6 +63,8 @@ class TriageModel:
         manifest: Manifest,
         version: str = "unregistered",
         num_threads: int = 1,
+        operating: OperatingPolicy | None = None,
+        calibration_scores: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.boosters = boosters
         self.calibrators = calibrators
@@ -60,6 +72,8 @@ class TriageModel:
         self.manifest = manifest
         self.version = version
         self.num_threads = num_threads
+        self.operating = operating
+        self.calibration_scores = calibration_scores
         self._forests: dict[str, treeshap.Forest] = {}
 
     # -- prediction -------------------------------------------------------------------
@@ -93,7 +107,7 @@ class TriageModel:
         model_rank = self.policy.ranks(pu)
         rank = np.maximum(model_rank, safety.floor_rank(fired))
         prio = priority(rank, pu, pv, days_left(feats, now))
-        return Predictions(pu, pv, model_rank, rank, fired, prio)
+        return Predictions(pu, pv, model_rank, rank, fired, prio, self.policy.bands(pu[:, 0]))
 
     # -- explanations -----------------------------------------------------------------
     def forest(self, head: str) -> treeshap.Forest:
@@ -134,7 +148,15 @@ class TriageModel:
             if explain
             else [[] for _ in range(len(feats))]
         )
-        return to_scores(feats, pred, reasons, self.version, degraded=False, now=now)
+        return to_scores(
+            feats,
+            pred,
+            reasons,
+            self.version,
+            degraded=False,
+            now=now,
+            policy_version=self.policy.policy_version,
+        )
 
     # -- persistence ------------------------------------------------------------------
     def save(self, path: Path) -> Path:
@@ -148,6 +170,10 @@ class TriageModel:
             }
         )
         (path / "manifest.json").write_text(m.model_dump_json(indent=2))
+        if self.operating is not None:
+            (path / POLICY_FILE).write_text(self.operating.to_toml(), encoding="utf-8")
+        if self.calibration_scores is not None:
+            np.savez_compressed(path / CALIBRATION_SCORES, **self.calibration_scores)  # type: ignore[arg-type]
         return path
 
     @classmethod
@@ -159,7 +185,21 @@ class TriageModel:
         cal = {
             h: VectorScaling(tuple(c["w"]), tuple(c["b"])) for h, c in manifest.calibration.items()
         }
-        return cls(boosters, cal, TierPolicy(**manifest.policy), manifest, version, num_threads)
+        operating = load_policy(path / POLICY_FILE) if (path / POLICY_FILE).exists() else None
+        scores = None
+        if (path / CALIBRATION_SCORES).exists():
+            with np.load(path / CALIBRATION_SCORES) as z:
+                scores = {k: z[k] for k in z.files}
+        return cls(
+            boosters,
+            cal,
+            TierPolicy.from_dict(manifest.policy),
+            manifest,
+            version,
+            num_threads,
+            operating,
+            scores,
+        )
 
 
 def days_left(feats: Features, now: datetime | None) -> np.ndarray:
@@ -181,6 +221,7 @@ def to_scores(
     *,
     degraded: bool,
     now: datetime | None = None,
+    policy_version: str | None = None,
 ) -> list[Score]:
     scored_at = now or datetime.now(UTC)
     raised = pred.rank > pred.model_rank
@@ -208,6 +249,8 @@ def to_scores(
                 model_version=version,
                 scored_at=scored_at,
                 degraded=degraded,
+                policy_version=policy_version,
+                urgency_band=None if pred.band is None else int(pred.band[i]),
             )
         )
     return out

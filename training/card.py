@@ -23,8 +23,10 @@ from training.card_plots import (
     importance_plot,
     queue_plot,
     reliability_plot,
+    workload_plot,
 )
 from training.evaluate import at_capacity, queue_table
+from training.workload import HEADLINE_SHARES, curve_table
 
 Block = tuple[
     Any, ...
@@ -123,9 +125,11 @@ def _training(model: Any, data: Mapping[str, Any]) -> list[str]:
             if w != "rows"
         ),
         f"Git commit `{model.manifest.git_commit or 'unknown'}`, built {model.manifest.created_at}",
-        f"Tier policy: immediate if P(immediate) >= {p.t_immediate:.4f}; high if "
-        f"P(immediate) + P(high) >= {p.t_high:.4f} (fitted for {p.recall_immediate:.0%} / "
-        f"{p.recall_high:.0%} recall on the calibration window)",
+        f"Operating policy `{p.policy_version}` (digest `{p.policy_digest[:12]}`): immediate "
+        f"if P(immediate) >= {p.t_immediate:.4f}, high if P(immediate) + P(high) >= "
+        f"{p.t_high:.4f}, fitted so the model adds at most {p.immediate_share:.0%} / "
+        f"{p.high_share:.0%} of a day's arrivals beyond the safety floor on "
+        f"{p.within_days:.0%} of the calibration window's days",
         "Urgency never falls as these rise (monotone head): "
         + (", ".join(sorted(t.get("monotone_urgency") or {})) or "none"),
     ]
@@ -181,6 +185,7 @@ def blocks(
             ),
             ("table", queue_sim_table(report)),
         ]
+    out += _operating(report)
     if backtests:
         out += [
             ("p", "Rolling-origin backtests:"),
@@ -196,6 +201,37 @@ def blocks(
     ]
     if "queue_sim" in report:
         out.append(("img", "card_backlog.png", "Backlog over time by scenario and ordering"))
+    if "workload_recall" in report:
+        out.append(("img", "card_workload.png", "Workload–recall curve (95 % bands)"))
+    return out
+
+
+def _operating(report: Mapping[str, Any]) -> list[Block]:
+    """The operating point on the test window and the curve at the headline shares."""
+    op, wr = report.get("operating_point"), report.get("workload_recall")
+    out: list[Block] = []
+    if op is not None:
+        rows = {}
+        for tier, target in (("immediate", "immediate"), ("high", "immediate_or_high")):
+            ts = op["tier_shares"][tier]
+            rows[tier] = {
+                "cap (beyond floor)": ts["cap"],
+                "days within cap": ts["share_of_days_within_cap"],
+                "tier share (with floor)": op[target]["share"],
+                "recall": op[target]["recall"],
+                "oracle recall, same share": op[target]["oracle_recall_at_same_share"],
+                "ratio to oracle": op[target]["ratio_to_oracle"],
+            }
+        out += [
+            ("h2", f"Operating point (policy `{op['policy_version']}`) on the test window"),
+            ("p", "Recall of immediate in `immediate`; of immediate or high in `high` or above:"),
+            ("table", pd.DataFrame.from_dict(rows, orient="index")),
+        ]
+    if wr is not None:
+        out += [
+            ("p", "Workload–recall curve, recall of immediate [95 % interval]:"),
+            ("table", curve_table(wr, "immediate", HEADLINE_SHARES)),
+        ]
     return out
 
 
@@ -287,6 +323,8 @@ def write_card(
     }
     if "queue_sim" in report:
         images["card_backlog.png"] = backlog_plot(report)
+    if "workload_recall" in report:
+        images["card_workload.png"] = workload_plot(report)
     for name, png in images.items():
         (out_dir / name).write_bytes(png)
     bl = blocks(model, report, data, decision, backtests, run_id)

@@ -1,6 +1,7 @@
 """Plots for the model card (matplotlib, Agg backend: no display needed), as PNG bytes:
 reliability curves from the evaluation report, global feature importance (mean |SHAP|
-from LightGBM's own TreeSHAP), and the queue simulation's waits per ordering."""
+from LightGBM's own TreeSHAP), the queue simulation's waits per ordering, and the
+workload–recall curve with its intervals and the operating point."""
 
 from __future__ import annotations
 
@@ -100,4 +101,37 @@ def backlog_plot(report: Mapping[str, Any]) -> bytes:
         ax.set(title=f"{name} (utilisation {rec['staffing']['utilisation']:.2f})", xlabel="day")
     axes[0][0].set_ylabel("referrals waiting (daily max)")
     axes[0][-1].legend(fontsize=7)
+    return _png(fig)
+
+
+def workload_plot(report: Mapping[str, Any]) -> bytes:
+    """Recall against tier share (1–30 %) per ordering, 95 % bands, the operating point."""
+    plt = _plt()
+    block = report["workload_recall"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, target in zip(axes, ("immediate", "immediate_or_high"), strict=True):
+        for name, per_target in block["curves"].items():
+            rows = per_target[target]
+            x = [100 * r["share"] for r in rows]
+            y = [np.nan if r["recall"] is None else r["recall"] for r in rows]
+            (line,) = ax.plot(x, y, label=name, lw=1.5)
+            if all(r.get("low") is not None for r in rows):
+                ax.fill_between(
+                    x,
+                    [r["low"] for r in rows],
+                    [r["high"] for r in rows],
+                    color=line.get_color(),
+                    alpha=0.15,
+                )
+        op = (report.get("operating_point") or {}).get(target)
+        if op and op.get("recall") is not None:
+            ax.plot(100 * op["share"], op["recall"], "k*", ms=11, label="operating point")
+        ax.set(
+            title=f"recall of {target.replace('_', ' ')}",
+            xlabel="tier share of arrivals (%)",
+            ylabel="recall",
+            ylim=(0, 1.02),
+        )
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
     return _png(fig)

@@ -236,8 +236,9 @@ def train_dask(
     from models.calibration import fit_vector_scaling
     from models.heads import DEFAULT_PARAMS
     from models.manifest import Manifest
-    from models.policy import fit_policy
+    from models.operating_policy import load_policy
     from training.data import class_index
+    from training.fit import calibration_scores, fit_tiers
     from training.metrics import head_metrics
     from training.splits import time_split
 
@@ -292,7 +293,8 @@ def train_dask(
     Xc = local["calibrate"]
     pu = cal["urgency"](np.asarray(boosters["urgency"].predict(Xc, raw_score=True)))
     floor = safety.floor_rank(safety.fired(Xc))
-    policy = fit_policy(pu, y_all["urgency"].to_numpy()[split.calibrate], floor)
+    received = y_all["received_at"].to_numpy()[split.calibrate]
+    policy = fit_tiers(calibration_scores(pu, floor, received), load_policy())
     manifest = Manifest(
         created_at=pd.Timestamp.now(tz="UTC").isoformat(),
         git_commit="dask",

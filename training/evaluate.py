@@ -12,6 +12,12 @@ on the same referrals, so every comparison is like for like. Orderings compared:
 * ``rules_only``: the safety rules alone (:func:`models.degraded.predict_rules`), i.e. the
   degraded mode.
 
+The operating point (``operating_point``: the tiers the model's operating policy sets, day
+by day, and what they catch against the oracle at the same share) and the workload–recall
+curve (``workload_recall``: :mod:`training.workload`) are measured on the same window; for
+the curve the model and the oracle fill a tier of each size the same way, the safety floor
+first (:func:`models.policy.tier_orderings`).
+
 The report holds no referral ids and no identifiers: only aggregates and group names.
 """
 
@@ -25,8 +31,10 @@ import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from features.pipeline import Features
+from models import safety
 from models.degraded import predict_rules
 from models.operating_policy import OperatingPolicy, load_policy
+from models.policy import tier_orderings, tier_share_check
 from models.triage_model import Predictions
 from training.audit import capacity_audit, queue_audit
 from training.data import Dataset
@@ -46,6 +54,7 @@ from training.queue_sim import (
     source_priority,
 )
 from training.report_schema import evaluation_report
+from training.workload import DEFAULT_BOOT, HEADLINE_SHARES, recall_at_share, workload_recall_curve
 
 GROUPINGS = ("source", "province")
 QUEUE_CLASSES = ("immediate", "high")
@@ -67,13 +76,14 @@ def orderings(
     model: Any,
     feats: Features,
     oracle_u: np.ndarray | None,
-    preds: tuple[Predictions, Predictions] | None = None,
+    pred: Predictions | None = None,
+    rules: Predictions | None = None,
 ) -> dict[str, np.ndarray]:
     """Priority per referral for each ordering compared (see the module docstring);
-    ``preds``: the model's and the rules' predictions when already made."""
+    ``pred`` and ``rules``: the model's and the rules' predictions when already made."""
     meta = feats.meta
-    pred, rules = preds or (model.predict(feats), predict_rules(feats))
-    out = {"model": pred.priority}
+    rules = rules or predict_rules(feats)
+    out = {"model": (pred or model.predict(feats)).priority}
     if oracle_u is not None:
         out["oracle"] = oracle_priority(oracle_u)
     out["source_priority"] = source_priority(meta["source_priority"])
@@ -134,8 +144,9 @@ def evaluate(
             "viability": head_metrics(y_v, ds.oracle_viability[m], VIABILITY_CLASSES),
         }
     t, ids = feats.meta["received_at"], feats.meta["referral_id"].to_numpy()
-    preds = (model.predict(feats), predict_rules(feats))
-    prios = orderings(model, feats, ou, preds)
+    pred = model.predict(feats)
+    preds = (pred, predict_rules(feats))
+    prios = orderings(model, feats, ou, *preds)
     ks = default_capacity_ks(len(feats))
     capacity = {
         name: capacity_metrics(y_u, p, ks, received_at=t, ids=ids) for name, p in prios.items()
@@ -163,6 +174,7 @@ def evaluate(
         },
         **dict(meta or {}),
     }
+    op, curve = operating_figures(model, y_u, t, ou, pred, prios, n_boot=min(n_boot, DEFAULT_BOOT))
     return evaluation_report(
         heads=heads,
         capacity=capacity,
@@ -170,11 +182,95 @@ def evaluate(
         audits=audits,
         oracle=oracle,
         meta=info,
-        queue_sim=queue_sim(feats, y_u, preds, ou, policy or load_policy()),
+        queue_sim=queue_sim(
+            feats, y_u, preds, ou, policy or getattr(model, "operating", None) or load_policy()
+        ),
+        operating_point=op,
+        workload_recall=curve,
     )
 
 
+def operating_figures(
+    model: Any,
+    y_u: np.ndarray,
+    received_at: Any,
+    oracle_u: np.ndarray | None,
+    pred: Predictions,
+    prios: Mapping[str, np.ndarray],
+    *,
+    n_boot: int = DEFAULT_BOOT,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``operating_point`` and ``workload_recall`` blocks (also what
+    ``triage policy curve`` prints): the model and the oracle fill a tier the policy's way,
+    the baselines by their own priority."""
+    floor = safety.floor_rank(pred.fired)
+    orders: dict[str, Any] = {"model": tier_orderings(pred.p_urgency, floor)}
+    if oracle_u is not None:
+        orders["oracle"] = tier_orderings(oracle_u, floor)
+    orders["rules_only"] = prios["rules_only"]
+    orders["source_priority"] = prios["source_priority"]
+    curve = workload_recall_curve(orders, y_u, n_boot=n_boot)
+    return operating_point(model.policy, pred, y_u, received_at, oracle_u), curve
+
+
+def operating_point(
+    policy: Any, pred: Predictions, y_u: np.ndarray, received_at: Any, oracle_u: np.ndarray | None
+) -> dict[str, Any]:
+    """The tiers the model's policy sets on this window: caps held day by day, and recall
+    in each tier against the oracle's recall at the same share (same safety floor)."""
+    floor = safety.floor_rank(pred.fired)
+    out: dict[str, Any] = {k: v for k, v in policy.as_dict().items() if k not in ("band_edges",)}
+    out["tier_shares"] = tier_share_check(policy, pred.p_urgency, floor, received_at)
+    oracle_orders = None if oracle_u is None else tier_orderings(oracle_u, floor)
+    for target, classes, rank in (
+        ("immediate", ("immediate",), 2),
+        ("immediate_or_high", ("immediate", "high"), 1),
+    ):
+        pos = np.isin(y_u, classes)
+        inside = pred.rank >= rank
+        share = float(inside.mean())
+        recall = float((inside & pos).sum() / pos.sum()) if pos.any() else None
+        row: dict[str, Any] = {
+            "share": share,
+            "recall": recall,
+            "precision": float((inside & pos).sum() / inside.sum()) if inside.any() else None,
+            "oracle_recall_at_same_share": None,
+            "ratio_to_oracle": None,
+        }
+        if oracle_orders is not None and recall is not None:
+            o = recall_at_share(oracle_orders[target], pos, share)
+            row["oracle_recall_at_same_share"] = o
+            row["ratio_to_oracle"] = recall / o if o > 0 else None
+        out[target] = row
+    return out
+
+
 # -- reading a report ----------------------------------------------------------------------
+
+
+def operating_summary(op: Mapping[str, Any]) -> str:
+    """The operating point in two plain sentences (``triage train``, ``triage policy curve``)."""
+    ts = op["tier_shares"]
+    lines = []
+    for tier, target, what in (
+        ("immediate", "immediate", "immediate"),
+        ("high", "immediate_or_high", "immediate or high"),
+    ):
+        row, day = op[target], ts[tier]
+        text = (
+            f"{tier} (policy {op['policy_version']}): {row['share']:.1%} of arrivals "
+            f"(model cap {day['cap']:.0%} a day beyond a {ts['floor_share'][tier]:.1%} safety "
+            f"floor, held on {day['share_of_days_within_cap']:.0%} of {ts['days']} days); "
+            f"recall of {what} {_fmt3(row['recall'])}"
+        )
+        if row["ratio_to_oracle"] is not None:
+            text += f", {row['ratio_to_oracle']:.3f} of the oracle's at the same share"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def _fmt3(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
 
 
 def at_capacity(report: Mapping[str, Any], policy: str = "model") -> dict[str, Any]:
@@ -225,6 +321,30 @@ def headline(report: Mapping[str, Any]) -> dict[str, float]:
         for c in QUEUE_CLASSES:
             for stat in ("p50_h", "p95_h"):
                 out[f"queue_{policy}_{c}_{stat}"] = row.get(f"{c}_{stat}")
+    op = report.get("operating_point")
+    if op is not None:
+        out["operating_immediate_days_within_cap"] = op["tier_shares"]["immediate"][
+            "share_of_days_within_cap"
+        ]
+        out["operating_high_days_within_cap"] = op["tier_shares"]["high"][
+            "share_of_days_within_cap"
+        ]
+        for target in ("immediate", "immediate_or_high"):
+            for key in ("share", "recall", "ratio_to_oracle"):
+                out[f"operating_{target}_{key}"] = op[target][key]
+    wr = report.get("workload_recall")
+    if wr is not None:
+        for name, per_target in wr["curves"].items():
+            for target, rows in per_target.items():
+                for r in rows:
+                    if r["share"] in HEADLINE_SHARES:
+                        out[f"workload_{name}_{target}_at_{round(r['share'] * 100)}pct"] = r[
+                            "recall"
+                        ]
+        for name, per_target in (wr.get("ratio_to_oracle") or {}).items():
+            for target, by_share in per_target.items():
+                for pct, v in by_share.items():
+                    out[f"workload_{name}_{target}_oracle_ratio_at_{pct}pct"] = v
     for g in GROUPINGS:
         out[f"audit_{g}_worst_gap"] = worst_gap(report, g)
         out[f"audit_{g}_flagged"] = sum(

@@ -1,5 +1,10 @@
 """Fit a ``TriageModel`` on a time split: heads on the training window (early stopping on
-its last slice), calibration and the tier policy on the later calibration window.
+its last slice), calibration and the tier thresholds on the later calibration window.
+
+The tier thresholds hold the operating policy's caps (``models/operating_policy.toml``, or
+``TrainConfig.policy_file``) day by day on the calibration window (:mod:`models.policy`);
+:func:`fit_tiers` is also what ``triage policy set`` calls to refit them for new caps
+from the scores the artefact keeps, without retraining the heads.
 
 The urgency head is **monotone** in the signals that make a referral urgent
 (:data:`MONOTONE_URGENCY`): raising one never lowers P(immediate) + P(high). A plain
@@ -22,6 +27,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -34,7 +40,8 @@ from models import safety
 from models.calibration import VectorScaling, fit_vector_scaling, softmax
 from models.heads import DEFAULT_PARAMS, train_head
 from models.manifest import Manifest, git_commit
-from models.policy import fit_policy
+from models.operating_policy import OperatingPolicy, load_policy
+from models.policy import FIT_WITHIN_DAYS, TierPolicy, day_index, fit_policy
 from models.triage_model import CLASSES, TriageModel
 from training.data import Dataset, class_index
 from training.metrics import head_metrics
@@ -65,8 +72,15 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    recall_immediate: float = Field(default=0.95, gt=0, le=1)
-    recall_high: float = Field(default=0.90, gt=0, le=1)
+    policy_file: str | None = Field(
+        default=None, description="operating policy TOML (default: the packaged policy)"
+    )
+    within_days: float = Field(
+        default=FIT_WITHIN_DAYS,
+        gt=0,
+        le=1,
+        description="share of calibration days the fitted tiers must hold their caps on",
+    )
     num_threads: int = Field(default=2, ge=1)
     rounds: int = Field(default=800, ge=10)
     early_stopping: int = Field(default=50, ge=5)
@@ -231,8 +245,15 @@ def fit(
     pu = calibrators["urgency"](
         np.asarray(boosters["urgency"].predict(X[cal], raw_score=True, num_threads=cfg.num_threads))
     )
-    floor = safety.floor_rank(safety.fired(X[cal]))
-    policy = fit_policy(pu, ds.y_urgency[cal], floor, cfg.recall_immediate, cfg.recall_high)
+    operating = load_policy(Path(cfg.policy_file) if cfg.policy_file else None)
+    scores = calibration_scores(
+        pu, safety.floor_rank(safety.fired(X[cal])), ds.feats.meta["received_at"][cal]
+    )
+    policy = fit_tiers(scores, operating, cfg.within_days)
+    progress(
+        f"  tiers for policy {operating.version}: P(immediate) >= {policy.t_immediate:.4f}, "
+        f"P(immediate)+P(high) >= {policy.t_high:.4f}"
+    )
     manifest = Manifest(
         created_at=datetime.now(UTC).isoformat(),
         git_commit=git_commit(),
@@ -246,5 +267,49 @@ def fit(
             "classes": {"urgency": list(URGENCY_CLASSES), "viability": list(VIABILITY_CLASSES)},
         },
     )
-    model = TriageModel(boosters, calibrators, policy, manifest, num_threads=cfg.num_threads)
+    model = TriageModel(
+        boosters,
+        calibrators,
+        policy,
+        manifest,
+        num_threads=cfg.num_threads,
+        operating=operating,
+        calibration_scores=scores,
+    )
     return model, info
+
+
+def calibration_scores(
+    p_urgency: np.ndarray, floor: np.ndarray, received_at: Any
+) -> dict[str, np.ndarray]:
+    """What refitting the tiers needs from the calibration window, and nothing more: the
+    two ranking scores, the safety floor's rank and the UTC day of arrival (no ids)."""
+    return {
+        "p_immediate": p_urgency[:, 0].astype(np.float64),
+        "p_high": p_urgency[:, 1].astype(np.float64),
+        "floor": np.asarray(floor, dtype=np.int8),
+        "day": day_index(received_at).astype(np.int32),
+    }
+
+
+def fit_tiers(
+    scores: dict[str, np.ndarray],
+    operating: OperatingPolicy,
+    within_days: float = FIT_WITHIN_DAYS,
+) -> TierPolicy:
+    """Thresholds for ``operating``'s caps on kept calibration scores (the one fitting path
+    for ``triage train`` and ``triage policy set``)."""
+    pu = np.column_stack(
+        [scores["p_immediate"], scores["p_high"], 1 - scores["p_immediate"] - scores["p_high"]]
+    )
+    return fit_policy(
+        pu,
+        scores["floor"].astype(np.int64),
+        None,
+        day=scores["day"].astype(np.int64),
+        immediate_share=operating.immediate_share,
+        high_share=operating.high_share,
+        within_days=within_days,
+        policy_version=operating.version,
+        policy_digest=operating.digest(),
+    )

@@ -194,6 +194,12 @@ def train(
             (model_dir / "evaluation.json").write_text(json.dumps(report, indent=1))
             write_card(model_dir, model, report, sample, data_info, decision, backtests, run_id)
             mlflow.log_params(_params(cfg, gate))
+            mlflow.log_params(
+                {
+                    "policy_version": model.policy.policy_version,
+                    "policy_digest": model.policy.policy_digest,
+                }
+            )
             mlflow.log_metrics(figures)
             for row in backtests:
                 mlflow.log_metrics(

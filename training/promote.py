@@ -8,7 +8,19 @@ tolerances of :class:`GateConfig`, on
   the first day of a backlog, ``docs/evaluation.md``);
 * **calibration**: the top-label ECE of each head (reviewers read the probabilities);
 * **group gaps**: the worst shortfall of a source / province against the overall value,
-  over the audited metrics, among groups with enough urgent referrals to judge.
+  over the audited metrics, among groups with enough urgent referrals to judge;
+* **recall of immediate at the operating point** (the challenger's own ``immediate`` tier
+  against the champion's, on the same referrals): rejected when the challenger's is lower
+  and the paired-bootstrap 95 % interval of the difference lies wholly below zero.
+
+and, whatever the champion does, on two limits of the challenger's own
+(``docs/operating-policy.md``):
+
+* **the cap held day by day**: the share of test days on which the model put more than
+  its ``immediate_share`` of the day's arrivals in ``immediate`` (beyond the safety floor)
+  must not exceed ``max_days_over_cap`` (5 %);
+* **conformal coverage of immediate** (``report["conformal"]``, when the report has it)
+  must be at least ``min_immediate_coverage`` (0.93).
 
 The first model (no champion yet) promotes itself, and so does a challenger when the
 champion cannot be loaded by this build (another feature set): it could not serve anyway.
@@ -52,6 +64,21 @@ class GateConfig(BaseModel):
         ge=0,
         le=1,
         description="allowed rise in the worst group shortfall, per grouping",
+    )
+    max_days_over_cap: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="share of test days the immediate tier may exceed its cap",
+    )
+    min_immediate_coverage: float = Field(
+        default=0.93, ge=0, le=1, description="least conformal coverage of immediate"
+    )
+    paired_boot: int = Field(
+        default=1000,
+        ge=50,
+        le=20_000,
+        description="paired-bootstrap resamples (recall at the operating point)",
     )
 
 
@@ -110,6 +137,70 @@ def figures(report: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+ABSOLUTE = ("immediate_days_over_cap", "conformal_immediate_coverage")
+OPERATING_RECALL = "immediate_recall_at_operating_point"
+
+
+def limits(report: Mapping[str, Any]) -> dict[str, float]:
+    """The challenger's own figures held to fixed limits (absent when the report lacks them)."""
+    out: dict[str, float] = {}
+    op = report.get("operating_point")
+    if op is not None:
+        within = op["tier_shares"]["immediate"]["share_of_days_within_cap"]
+        out["immediate_days_over_cap"] = 1.0 - float(within)
+    cov = ((report.get("conformal") or {}).get("coverage") or {}).get("immediate")
+    if cov is not None:
+        out["conformal_immediate_coverage"] = float(cov)
+    return out
+
+
+def _absolute_checks(report: Mapping[str, Any], cfg: GateConfig) -> list[Check]:
+    checks = []
+    for name, v in limits(report).items():
+        higher = name == "conformal_immediate_coverage"
+        limit = cfg.min_immediate_coverage if higher else cfg.max_days_over_cap
+        passed = v >= limit - 1e-12 if higher else v <= limit + 1e-12
+        checks.append(
+            Check(
+                name=name,
+                champion=None,
+                challenger=v,
+                limit=limit,
+                passed=passed,
+                higher_is_better=higher,
+            )
+        )
+    return checks
+
+
+def paired_check(
+    challenger_recall: float, champion_recall: float, paired: Mapping[str, Any]
+) -> Check:
+    """Recall of immediate at the operating point against the champion's: fails when the
+    paired-bootstrap interval of (challenger − champion) lies wholly below zero. The limit
+    shown is that rule in recall units: champion − (interval's upper end − difference)."""
+    diff, high = paired.get("difference"), paired.get("high")
+    if diff is None or high is None:
+        limit, passed = None, True
+    else:
+        limit = champion_recall - (float(high) - float(diff))
+        passed = float(high) >= 0.0
+    return Check(
+        name=OPERATING_RECALL,
+        champion=champion_recall,
+        challenger=challenger_recall,
+        limit=limit,
+        passed=passed,
+        higher_is_better=True,
+    )
+
+
+def _operating_recall(report: Mapping[str, Any]) -> float | None:
+    op = report.get("operating_point")
+    rec = None if op is None else op["immediate"]["recall"]
+    return None if rec is None else float(rec)
+
+
 def decide(
     challenger: Mapping[str, Any],
     champion: Mapping[str, Any] | None,
@@ -117,11 +208,17 @@ def decide(
     *,
     force: bool = False,
     reason_without_champion: str = "first model: no champion yet",
+    paired: Mapping[str, Any] | None = None,
 ) -> Decision:
-    """Compare two evaluation reports of the same window (``champion`` None: no champion)."""
+    """Compare two evaluation reports of the same window (``champion`` None: no champion).
+
+    ``paired``: :func:`training.workload.paired_difference` of the two models' immediate
+    tiers on the window's referrals (:func:`assess` computes it); without it the recall at
+    the operating point is not compared."""
     cfg = cfg or GateConfig()
     ch = figures(challenger)
     window = list(challenger["meta"].get("window", []))
+    absolute = _absolute_checks(challenger, cfg)
     if champion is None:
         checks = [
             Check(
@@ -133,7 +230,13 @@ def decide(
                 higher_is_better=k.startswith("immediate"),
             )
             for k, v in ch.items()
-        ]
+        ] + absolute
+        failing = [c.name for c in absolute if not c.passed]
+        notes = (
+            [f"promoted with no champion to keep, although it fails: {', '.join(failing)}"]
+            if failing
+            else []
+        )
         return Decision(
             promoted=True,
             reason=reason_without_champion,
@@ -141,6 +244,7 @@ def decide(
             window=window,
             checks=checks,
             config=cfg,
+            notes=notes,
         )
     cp = figures(champion)
     checks = []
@@ -165,13 +269,27 @@ def decide(
                 higher_is_better=higher,
             )
         )
+    ch_rec, cp_rec = _operating_recall(challenger), _operating_recall(champion)
+    notes = []
+    champion_over = limits(champion).get("immediate_days_over_cap", 0.0)
+    if champion_over > cfg.max_days_over_cap + 1e-12:
+        # a champion whose tier overflows its cap buys recall with workload: not a bar
+        notes.append(
+            f"recall at the operating point not compared: the champion's immediate tier "
+            f"exceeds its cap on {champion_over:.0%} of days"
+        )
+    elif paired is not None and ch_rec is not None and cp_rec is not None:
+        checks.append(paired_check(ch_rec, cp_rec, paired))
+    checks += absolute
     failed = [c.name for c in checks if not c.passed]
     if not failed:
-        reason = "not worse than the champion on any gated figure"
+        reason = "not worse than the champion on any gated figure, and within its limits"
     elif force:
         reason = f"forced despite failing: {', '.join(failed)}"
     else:
-        reason = f"worse than the champion beyond tolerance on: {', '.join(failed)}"
+        reason = (
+            f"worse than the champion beyond tolerance, or past a limit, on: {', '.join(failed)}"
+        )
     return Decision(
         promoted=not failed or force,
         reason=reason,
@@ -179,6 +297,7 @@ def decide(
         window=window,
         checks=checks,
         config=cfg,
+        notes=notes,
     )
 
 
@@ -249,8 +368,16 @@ def assess(
     reason = no_champion_reason
     if champion is not None and champion_report is None:
         reason = "the challenger already is the champion"
+    paired = None
+    if champion_report is not None:
+        paired = operating_recall_difference(challenger, champion, ds, mask, cfg or GateConfig())
     decision = decide(
-        challenger_report, champion_report, cfg, force=force, reason_without_champion=reason
+        challenger_report,
+        champion_report,
+        cfg,
+        force=force,
+        reason_without_champion=reason,
+        paired=paired,
     )
     decision.challenger_version = str(challenger.version)
     decision.champion_version = None if champion is None else str(champion.version)
@@ -258,6 +385,23 @@ def assess(
         note = overlap_note(champion_report, decision.window)
         decision.notes += [note] if note else []
     return decision
+
+
+def operating_recall_difference(
+    challenger: Any, champion: Any, ds: Any, mask: Any, cfg: GateConfig
+) -> dict[str, float | None]:
+    """Paired bootstrap of (challenger − champion) recall of immediate in each model's own
+    ``immediate`` tier, on the same referrals of ``mask``."""
+    import numpy as np
+
+    from training.evaluate import window
+    from training.workload import paired_difference
+
+    feats = window(ds, mask)
+    y = np.asarray(ds.y_urgency if mask is None else ds.y_urgency[np.asarray(mask, bool)])
+    a = challenger.predict(feats).rank == 2
+    b = champion.predict(feats).rank == 2
+    return paired_difference(a, b, y == "immediate", n_boot=cfg.paired_boot)
 
 
 def gate(

@@ -54,6 +54,8 @@ def evaluation_report(
     backlog_days: float = DEFAULT_BACKLOG_DAYS,
     meta: Mapping[str, Any] | None = None,
     queue_sim: Mapping[str, Any] | None = None,
+    operating_point: Mapping[str, Any] | None = None,
+    workload_recall: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Nest the evaluation pieces into the report.
 
@@ -63,7 +65,10 @@ def evaluation_report(
     table of :func:`training.queue_sim.compare_policies` (its ``attrs["staffing"]`` is
     kept); ``audits``: results of :mod:`training.audit`; ``meta``: model version, data
     window and anything else the caller wants recorded as-is; ``queue_sim``: the block of
-    :func:`training.queue_runs.run_scenarios` (absent when not given).
+    :func:`training.queue_runs.run_scenarios`;
+    ``operating_point`` and
+    ``workload_recall``: :func:`training.evaluate.operating_point` and
+    :func:`training.workload.workload_recall_curve` (left out when not given).
     """
     oracle_block = None
     if oracle is not None:
@@ -100,4 +105,8 @@ def evaluation_report(
     }
     if queue_sim is not None:
         report["queue_sim"] = dict(queue_sim)
+    if operating_point is not None:
+        report["operating_point"] = dict(operating_point)
+    if workload_recall is not None:
+        report["workload_recall"] = dict(workload_recall)
     return jsonable(report)

@@ -56,14 +56,68 @@ def test_safety_floor_lifts_and_names_itself(trained):
         assert s.safety_rules or s.tier == "routine"
 
 
-def test_policy_meets_its_recall_on_calibration_window(trained):
+def test_tiers_hold_the_policy_caps_day_by_day_on_the_calibration_window(trained):
     _, model, ds, split = trained
+    from models.policy import tier_share_check
+
     X = ds.feats.X[split.calibrate]
     pu, _ = model.predict_proba(X)
-    ranks = model.policy.ranks(pu, safety.floor_rank(safety.fired(X)))
-    imm = ds.y_urgency[split.calibrate] == "immediate"
-    assert (ranks[imm] == 2).mean() >= model.policy.recall_immediate - 1e-9
-    assert (ranks == 2).mean() < 1.0  # the tier is not everything
+    floor = safety.floor_rank(safety.fired(X))
+    received = ds.feats.meta["received_at"][split.calibrate]
+    pol = model.policy
+    assert (pol.immediate_share, pol.high_share) == (0.03, 0.12)  # the packaged policy
+    check = tier_share_check(pol, pu, floor, received)
+    for tier in ("immediate", "high"):
+        assert check[tier]["share_of_days_within_cap"] >= 0.95
+    # the fitted threshold is the smallest that holds: the next lower score breaks it
+    from models.policy import day_index, share_of_days_within
+
+    day = day_index(received)
+    eligible = floor < 2
+    lower = np.sort(np.unique(pu[eligible, 0]))
+    below = lower[lower < pol.t_immediate]
+    assert len(below) > 0
+    added = eligible & (pu[:, 0] >= below[-1])
+    assert share_of_days_within(added, day, pol.immediate_share) < 0.95
+    # and the tier is a small band, not everyone
+    assert (pol.ranks(pu, floor) == 2).mean() < 0.03 + (floor >= 2).mean() + 0.02
+
+
+def test_scores_carry_the_policy_version_and_urgency_band(trained):
+    _, model, ds, split = trained
+    from features.pipeline import Features
+
+    feats = Features(ds.feats.X.iloc[:40], ds.feats.meta.iloc[:40], ds.feats.events)
+    scores = model.score(feats, explain=False)
+    assert {s.policy_version for s in scores} == {model.policy.policy_version}
+    assert model.policy.policy_version == model.operating.version
+    bands = [s.urgency_band for s in scores]
+    assert all(b is not None and 1 <= b <= 20 for b in bands)
+    # higher P(immediate) never gets a lower band
+    p = [s.urgency["immediate"] for s in scores]
+    order = np.argsort(p, kind="stable")
+    assert all(np.diff(np.asarray(bands)[order]) >= 0)
+    rules = score_rules(feats)
+    assert all(s.policy_version and s.degraded for s in rules)
+
+
+def test_refitting_the_kept_calibration_scores_reproduces_the_thresholds(trained, tmp_path):
+    _, model, _, _ = trained
+    from models.operating_policy import OperatingPolicy
+    from training.fit import fit_tiers
+
+    again = TriageModel.load(model.save(tmp_path / "m"))
+    assert again.operating == model.operating
+    assert again.policy == model.policy
+    assert again.calibration_scores is not None
+    assert "referral_id" not in again.calibration_scores
+    refit = fit_tiers(again.calibration_scores, again.operating)
+    assert refit == model.policy
+    wider = OperatingPolicy.model_validate(
+        {**model.operating.model_dump(), "version": "wider", "immediate_share": 0.10}
+    )
+    w = fit_tiers(again.calibration_scores, wider)
+    assert w.t_immediate < model.policy.t_immediate and w.policy_version == "wider"
 
 
 def test_save_load_roundtrip_and_incompatible_features_fail(trained, tmp_path):

@@ -24,6 +24,7 @@ from training.metrics import (
 )
 from training.queue_sim import compare_policies, fifo_priority, poisson_arrivals
 from training.report_schema import evaluation_report
+from training.workload import workload_recall_curve
 
 CLASSES = URGENCY_CLASSES
 
@@ -244,6 +245,7 @@ def test_every_report_key_is_documented():
         oracle={"urgency": head_metrics(y, proba, CLASSES)},
         capacity={"model": capacity_metrics(y, prio, [100], received_at=received, ids=ids)},
         queue=compare_policies(hours, y, {"model": prio}, ids=ids),
+        workload_recall=workload_recall_curve({"model": prio, "oracle": prio}, y, n_boot=20),
         audits=[
             capacity_audit(
                 y, y, prio, k=100, received_at=received, ids=ids, grouping="source", n_boot=200

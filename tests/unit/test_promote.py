@@ -7,6 +7,7 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from features.config import Settings
@@ -15,13 +16,21 @@ from models.triage_model import TriageModel
 from training.promote import EXIT_PROMOTED, EXIT_REJECTED, GateConfig, decide, gate
 
 
-def report(recall: float = 0.9, ece_u: float = 0.01, ece_v: float = 0.01, gap: float = 0.02):
+def report(
+    recall: float = 0.9,
+    ece_u: float = 0.01,
+    ece_v: float = 0.01,
+    gap: float = 0.02,
+    days_within: float = 1.0,
+    op_recall: float = 0.8,
+    coverage: float | None = None,
+):
     """The smallest report the gate reads (same layout as ``training.evaluate``)."""
     groups = [
         {"metric": "immediate_recall_at_k", "group": "a", "status": "ok", "shortfall": gap},
         {"metric": "immediate_recall_at_k", "group": "tiny", "status": "too_few", "shortfall": 0.9},
     ]
-    return {
+    r = {
         "meta": {"window": ["2024-07-01T00:00:00+00:00", "2024-12-31T00:00:00+00:00"]},
         "heads": {"urgency": {"top_label_ece": ece_u}, "viability": {"top_label_ece": ece_v}},
         "capacity": {
@@ -32,7 +41,14 @@ def report(recall: float = 0.9, ece_u: float = 0.01, ece_v: float = 0.01, gap: f
             {"grouping": "source", "groups": groups, "flagged": []},
             {"grouping": "province", "groups": copy.deepcopy(groups), "flagged": []},
         ],
+        "operating_point": {
+            "tier_shares": {"immediate": {"share_of_days_within_cap": days_within}},
+            "immediate": {"recall": op_recall},
+        },
     }
+    if coverage is not None:
+        r["conformal"] = {"target": 0.95, "coverage": {"immediate": coverage}}
+    return r
 
 
 def test_first_model_promotes_itself():
@@ -72,6 +88,64 @@ def test_groups_with_too_few_positives_do_not_count():
     r = report()
     r["audit"][0]["groups"][1]["shortfall"] = 0.99  # a 'too_few' group: unknown, not a gap
     assert decide(r, report()).promoted
+
+
+def test_daily_cap_exceeded_on_more_than_5_percent_of_days_is_rejected():
+    d = decide(report(days_within=0.94), report())
+    assert not d.promoted and "immediate_days_over_cap" in d.reason
+    failed = next(c for c in d.checks if c.name == "immediate_days_over_cap")
+    assert failed.challenger == pytest.approx(0.06) and failed.limit == 0.05
+    # exactly 5 % of days over the cap is still within the rule
+    assert decide(report(days_within=0.95), report()).promoted
+    # the limit is the challenger's own: a champion as bad does not excuse it
+    assert not decide(report(days_within=0.9), report(days_within=0.9)).promoted
+
+
+def test_conformal_coverage_of_immediate_below_093_is_rejected_when_reported():
+    d = decide(report(coverage=0.92), report(coverage=0.99))
+    assert not d.promoted and "conformal_immediate_coverage" in d.reason
+    assert decide(report(coverage=0.93), report()).promoted
+    # a report without the conformal block (no conformal set yet) is not judged on it
+    assert "conformal_immediate_coverage" not in {c.name for c in decide(report(), report()).checks}
+
+
+def test_recall_at_operating_point_below_champion_beyond_paired_interval_is_rejected():
+    clear = {"difference": -0.06, "low": -0.10, "high": -0.02}
+    d = decide(report(op_recall=0.74), report(op_recall=0.80), paired=clear)
+    assert not d.promoted and "immediate_recall_at_operating_point" in d.reason
+    check = next(c for c in d.checks if c.name == "immediate_recall_at_operating_point")
+    assert check.limit == pytest.approx(0.80 - 0.04)  # champion - (high - difference)
+    noise = {"difference": -0.06, "low": -0.14, "high": 0.01}
+    assert decide(report(op_recall=0.74), report(op_recall=0.80), paired=noise).promoted
+
+
+def test_paired_interval_from_real_tiers():
+    """The paired bootstrap sees a challenger whose immediate tier misses what the
+    champion's catches, on the same referrals."""
+    from training.workload import paired_difference
+
+    pos = np.zeros(400, dtype=bool)
+    pos[:40] = True
+    champion_tier = pos.copy()
+    challenger_tier = pos.copy()
+    challenger_tier[:12] = False  # misses 12 of 40
+    d = paired_difference(challenger_tier, champion_tier, pos, n_boot=500)
+    assert d["high"] < 0
+    got = decide(report(op_recall=28 / 40), report(op_recall=1.0), paired=d)
+    assert not got.promoted
+
+
+def test_a_champion_over_its_cap_is_no_bar_for_recall_at_the_operating_point():
+    clear = {"difference": -0.3, "low": -0.4, "high": -0.2}
+    d = decide(report(op_recall=0.6), report(op_recall=0.9, days_within=0.6), paired=clear)
+    assert d.promoted, d.summary()
+    assert any("not compared" in n for n in d.notes)
+
+
+def test_first_model_failing_a_limit_is_promoted_with_a_note():
+    d = decide(report(days_within=0.5), None)
+    assert d.promoted and any("immediate_days_over_cap" in n for n in d.notes)
+    assert not next(c for c in d.checks if c.name == "immediate_days_over_cap").passed
 
 
 def test_force_promotes_and_says_so():
@@ -117,16 +191,19 @@ def gate_home(tmp_path_factory, trained):
 def test_gate_end_to_end_first_better_worse_and_logged(gate_home, trained):
     s, good, bad = gate_home
     _, _, ds, split = trained
+    # the fixture's ~100 arrivals a day make a 3 % cap three referrals a day, too few to
+    # hold day by day on 37 test days: the cap's rejection has its own tests above
+    cfg = GateConfig(max_days_over_cap=1.0)
     # no champion yet: the first model promotes itself
-    first = gate(s, ds, split.test, challenger=bad)
+    first = gate(s, ds, split.test, cfg, challenger=bad)
     assert first.promoted and "first model" in first.reason
     assert registry.resolve(s, "champion").version == bad
     # a better challenger replaces a worse champion
-    better = gate(s, ds, split.test, challenger=good)
+    better = gate(s, ds, split.test, cfg, challenger=good)
     assert better.promoted and better.champion_version == bad, better.summary()
     assert registry.resolve(s, "champion").version == good
     # a worse challenger is rejected and the champion stays
-    worse = gate(s, ds, split.test, challenger=bad)
+    worse = gate(s, ds, split.test, cfg, challenger=bad)
     assert not worse.promoted and worse.exit_code == EXIT_REJECTED, worse.summary()
     assert registry.resolve(s, "champion").version == good
     # every decision is in MLflow with its figures

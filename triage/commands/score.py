@@ -110,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
                     f"{len(part):,} referrals",
                     file=sys.stderr,
                 )
-                scores, degraded = score_rules(part), True
+                version = model.policy.policy_version if model is not None else None
+                scores, degraded = score_rules(part, policy_version=version), True
             for sc in scores:
                 fh.write(json.dumps(sc.model_dump(mode="json"), separators=(",", ":")) + "\n")
             n += len(scores)

@@ -43,7 +43,7 @@ def confirmed_labels(s: Settings) -> list[Any]:
 
 
 def print_headline(result: Any, out: Any = sys.stdout) -> None:
-    from training.evaluate import at_capacity, beats_baselines, queue_table
+    from training.evaluate import at_capacity, beats_baselines, operating_summary, queue_table
 
     rep = result.report
     print(f"\nmodel version {result.version} (run {result.run_id})", file=out)
@@ -58,6 +58,8 @@ def print_headline(result: Any, out: Any = sys.stdout) -> None:
         + (f" (oracle {oracle_cap:.3f})" if oracle_cap is not None else ""),
         file=out,
     )
+    if rep.get("operating_point") is not None:
+        print("tiers on the test window:\n" + operating_summary(rep["operating_point"]), file=out)
     print("queue simulation, hours from arrival to first review:", file=out)
     print(queue_table(rep).round(3).to_string(), file=out)
     beats = beats_baselines(rep)
