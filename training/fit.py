@@ -43,6 +43,7 @@ from models.manifest import Manifest, git_commit
 from models.operating_policy import OperatingPolicy, load_policy
 from models.policy import FIT_WITHIN_DAYS, TierPolicy, day_index, fit_policy
 from models.triage_model import CLASSES, TriageModel
+from training import top_of_queue as top
 from training.data import Dataset, class_index
 from training.metrics import head_metrics
 from training.splits import Split
@@ -88,6 +89,15 @@ class TrainConfig(BaseModel):
     backtests: int = Field(default=2, ge=0)
     monotone: bool = Field(default=True, description="monotone urgency head (see MONOTONE_URGENCY)")
     params: dict[str, Any] = Field(default_factory=dict)
+    top_of_queue: bool = Field(
+        default=False,
+        description="choose the urgency head's rounds and immediate weight by recall of "
+        "immediate at the policy's immediate_share on the validation slice "
+        "(training/top_of_queue.py)",
+    )
+    immediate_weights: tuple[float, ...] = Field(
+        default=(1.0, 3.0), min_length=1, description="candidate weights of immediate rows"
+    )
 
 
 def say(msg: str) -> None:
@@ -125,8 +135,17 @@ def train_monotone_urgency(
     y_valid: np.ndarray,
     cfg: TrainConfig,
     progress: Callable[[int, float], None] | None = None,
+    *,
+    weight: np.ndarray | None = None,
+    extra_feval: Callable[[np.ndarray, Any], tuple[str, float, bool]] | None = None,
+    record: dict[str, Any] | None = None,
+    patience: int | None = None,
 ) -> lgb.Booster:
-    """The urgency head with routine as the reference class and monotone constraints."""
+    """The urgency head with routine as the reference class and monotone constraints.
+
+    Log loss on the validation rows stops training; ``extra_feval`` adds a metric to
+    ``record`` (per round, as ``lgb.record_evaluation`` keeps it) without stopping on it;
+    ``weight`` weights the training rows."""
     params = {
         **DEFAULT_PARAMS,
         **cfg.params,
@@ -136,11 +155,17 @@ def train_monotone_urgency(
         "monotone_constraints": [MONOTONE_URGENCY.get(c, 0) for c in X.columns],
     }
     init = _prior_margins(y)
-    train = lgb.Dataset(X, y, init_score=np.tile(init, (len(y), 1)), free_raw_data=True)
+    train = lgb.Dataset(
+        X, y, weight=weight, init_score=np.tile(init, (len(y), 1)), free_raw_data=True
+    )
     valid = lgb.Dataset(
         X_valid, y_valid, init_score=np.tile(init, (len(y_valid), 1)), reference=train
     )
-    callbacks: list[Any] = [lgb.early_stopping(cfg.early_stopping, verbose=False)]
+    callbacks: list[Any] = [
+        lgb.early_stopping(patience or cfg.early_stopping, first_metric_only=True, verbose=False)
+    ]
+    if record is not None:
+        callbacks.append(lgb.record_evaluation(record))
     if progress is not None:
 
         def _cb(env: Any) -> None:
@@ -153,7 +178,7 @@ def train_monotone_urgency(
         train,
         num_boost_round=cfg.rounds,
         valid_sets=[valid],
-        feval=_log_loss,
+        feval=[_log_loss] if extra_feval is None else [_log_loss, extra_feval],
         callbacks=callbacks,
     )
     return _fold_in(booster, init)
@@ -184,14 +209,19 @@ def _train(
     es_idx: np.ndarray,
     cfg: TrainConfig,
     progress: Callable[[str], None],
-) -> lgb.Booster:
+    share: float | None = None,
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """The head's booster, and what was chosen for the top of the queue (if anything)."""
+
     def rounds(it: int, v: float) -> None:
         progress(f"  {head}: round {it}, valid log loss {v:.4f}")
 
+    if head == "urgency" and cfg.monotone and cfg.top_of_queue and share is not None:
+        return _train_for_top(X, y, fit_idx, es_idx, cfg, share, progress)
     if head == "urgency" and cfg.monotone:
         return train_monotone_urgency(
             X.iloc[fit_idx], y[fit_idx], X.iloc[es_idx], y[es_idx], cfg, rounds
-        )
+        ), {}
     return train_head(
         X.iloc[fit_idx],
         y[fit_idx],
@@ -202,7 +232,49 @@ def _train(
         early_stopping=cfg.early_stopping,
         params=cfg.params,
         progress=rounds,
-    )
+    ), {}
+
+
+def _train_for_top(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    fit_idx: np.ndarray,
+    es_idx: np.ndarray,
+    cfg: TrainConfig,
+    share: float,
+    progress: Callable[[str], None],
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """The urgency head chosen for the top of the queue (:mod:`training.top_of_queue`),
+    and the candidates with the choice (kept in the manifest)."""
+    found: list[tuple[top.Candidate, lgb.Booster]] = []
+    for w in cfg.immediate_weights:
+        record: dict[str, Any] = {}
+        b = train_monotone_urgency(
+            X.iloc[fit_idx],
+            y[fit_idx],
+            X.iloc[es_idx],
+            y[es_idx],
+            cfg,
+            weight=top.class_weights(y[fit_idx], w),
+            extra_feval=top.recall_feval(share),
+            record=record,
+            patience=2 * cfg.early_stopping,
+        )
+        c = top.candidate(w, record["valid_0"])
+        progress(
+            f"  urgency, immediate weight {w:g}: round {c.rounds} of {b.current_iteration()}, "
+            f"valid recall of immediate at {share:.0%} {c.recall:.4f}"
+        )
+        found.append((c, b))
+    best = top.choose([c for c, _ in found])
+    booster = next(b for c, b in found if c is best)
+    booster.best_iteration = best.rounds
+    chosen = {
+        "share": share,
+        "candidates": [c.as_dict() for c, _ in found],
+        "chosen": best.as_dict(),
+    }
+    return booster, {"top_of_queue": chosen}
 
 
 def fit(
@@ -213,6 +285,7 @@ def fit(
     n_es = max(1, int(len(tr) * cfg.early_stopping_share))
     fit_idx, es_idx = tr[:-n_es], tr[-n_es:]  # rows are in time order
     cal = split.calibrate
+    operating = load_policy(Path(cfg.policy_file) if cfg.policy_file else None)
     boosters, calibrators, info = {}, {}, {}
     for head in ("urgency", "viability"):
         classes = CLASSES[head]
@@ -221,7 +294,7 @@ def fit(
             f"training {head} head on {len(fit_idx):,} referrals "
             f"(early stopping on {len(es_idx):,})"
         )
-        b = _train(head, X, y, fit_idx, es_idx, cfg, progress)
+        b, chosen = _train(head, X, y, fit_idx, es_idx, cfg, progress, operating.immediate_share)
         boosters[head] = b
         m = np.asarray(b.predict(X[cal], raw_score=True, num_threads=cfg.num_threads))
         before = head_metrics(getattr(ds, f"y_{head}")[cal], VectorScaling.identity(3)(m), classes)
@@ -237,6 +310,7 @@ def fit(
             "ece_after": after["top_label_ece"],
             "log_loss_before": before["log_loss"],
             "log_loss_after": after["log_loss"],
+            **chosen,
         }
         progress(
             f"  {head}: {b.best_iteration} trees; calibration ECE "
@@ -245,7 +319,6 @@ def fit(
     pu = calibrators["urgency"](
         np.asarray(boosters["urgency"].predict(X[cal], raw_score=True, num_threads=cfg.num_threads))
     )
-    operating = load_policy(Path(cfg.policy_file) if cfg.policy_file else None)
     scores = calibration_scores(
         pu, safety.floor_rank(safety.fired(X[cal])), ds.feats.meta["received_at"][cal]
     )
