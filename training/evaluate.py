@@ -345,6 +345,10 @@ def headline(report: Mapping[str, Any]) -> dict[str, float]:
             for target, by_share in per_target.items():
                 for pct, v in by_share.items():
                     out[f"workload_{name}_{target}_oracle_ratio_at_{pct}pct"] = v
+    done = (report.get("queue_sim") or {}).get("done_when", {})
+    for key, value in done.items():
+        if key != "met":
+            out[f"queue_sim_{key}"] = value
     for g in GROUPINGS:
         out[f"audit_{g}_worst_gap"] = worst_gap(report, g)
         out[f"audit_{g}_flagged"] = sum(
