@@ -115,6 +115,10 @@ def _reference_softmax(preds: np.ndarray, data: lgb.Dataset) -> tuple[np.ndarray
     grad[np.arange(len(y)), y] -= 1.0
     grad[:, REFERENCE_CLASS] = 0.0
     hess[:, REFERENCE_CLASS] = 1.0
+    w = data.get_weight()
+    if w is not None:  # a custom objective must apply row weights itself
+        w = np.asarray(w, dtype=np.float64)[:, None]
+        grad, hess = grad * w, np.where(np.arange(3) == REFERENCE_CLASS, 1.0, hess * w)
     return grad, hess
 
 
@@ -145,7 +149,9 @@ def train_monotone_urgency(
 
     Log loss on the validation rows stops training; ``extra_feval`` adds a metric to
     ``record`` (per round, as ``lgb.record_evaluation`` keeps it) without stopping on it;
-    ``weight`` weights the training rows."""
+    ``weight`` weights the training rows. With a ``record`` every tree trained is kept
+    (``best_iteration`` still says where log loss was best) so the caller may choose
+    another round."""
     params = {
         **DEFAULT_PARAMS,
         **cfg.params,
@@ -180,6 +186,7 @@ def train_monotone_urgency(
         valid_sets=[valid],
         feval=[_log_loss] if extra_feval is None else [_log_loss, extra_feval],
         callbacks=callbacks,
+        keep_training_booster=record is not None,  # else trees after the best are dropped
     )
     return _fold_in(booster, init)
 
