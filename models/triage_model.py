@@ -21,6 +21,7 @@ from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Reason, Score
 from features.pipeline import Features
 from models import safety, treeshap
 from models.calibration import VectorScaling
+from models.conformal import UrgencySets, set_lists
 from models.explain import explain_rows, feature_matrix
 from models.manifest import Manifest
 from models.policy import TIER_BY_RANK, TierPolicy
@@ -42,6 +43,9 @@ class Predictions:
     rank: np.ndarray
     fired: np.ndarray
     priority: np.ndarray
+    #: (n, 3) booleans, ``URGENCY_CLASSES`` order: the urgency prediction set
+    #: (``models.conformal``); None only for callers that built Predictions by hand.
+    urgency_members: np.ndarray | None = None
 
 
 class TriageModel:
@@ -53,10 +57,12 @@ class TriageModel:
         manifest: Manifest,
         version: str = "unregistered",
         num_threads: int = 1,
+        sets: UrgencySets | None = None,
     ) -> None:
         self.boosters = boosters
         self.calibrators = calibrators
         self.policy = policy
+        self.sets = sets
         self.manifest = manifest
         self.version = version
         self.num_threads = num_threads
@@ -93,7 +99,14 @@ class TriageModel:
         model_rank = self.policy.ranks(pu)
         rank = np.maximum(model_rank, safety.floor_rank(fired))
         prio = priority(rank, pu, pv, days_left(feats, now))
-        return Predictions(pu, pv, model_rank, rank, fired, prio)
+        return Predictions(pu, pv, model_rank, rank, fired, prio, self.urgency_members(pu))
+
+    def urgency_members(self, p_urgency: np.ndarray) -> np.ndarray:
+        """The conformal urgency set as (n, 3) booleans; every class for a model saved
+        before the sets existed (nothing can be ruled out without them)."""
+        if self.sets is None:
+            return np.ones(p_urgency.shape, dtype=bool)
+        return self.sets.members(p_urgency)
 
     # -- explanations -----------------------------------------------------------------
     def forest(self, head: str) -> treeshap.Forest:
@@ -145,6 +158,7 @@ class TriageModel:
             update={
                 "calibration": {h: c.as_dict() for h, c in self.calibrators.items()},
                 "policy": self.policy.as_dict(),
+                "conformal": self.sets.as_dict() if self.sets is not None else {},
             }
         )
         (path / "manifest.json").write_text(m.model_dump_json(indent=2))
@@ -159,7 +173,9 @@ class TriageModel:
         cal = {
             h: VectorScaling(tuple(c["w"]), tuple(c["b"])) for h, c in manifest.calibration.items()
         }
-        return cls(boosters, cal, TierPolicy(**manifest.policy), manifest, version, num_threads)
+        sets = UrgencySets.from_dict(manifest.conformal) if manifest.conformal else None
+        policy = TierPolicy(**manifest.policy)
+        return cls(boosters, cal, policy, manifest, version, num_threads, sets)
 
 
 def days_left(feats: Features, now: datetime | None) -> np.ndarray:
@@ -185,6 +201,12 @@ def to_scores(
     scored_at = now or datetime.now(UTC)
     raised = pred.rank > pred.model_rank
     rules = safety.rule_names(pred.fired, raised)
+    members = (
+        pred.urgency_members
+        if pred.urgency_members is not None
+        else np.ones(pred.p_urgency.shape, dtype=bool)
+    )
+    sets = set_lists(members)
     meta = feats.meta
     out = []
     for i in range(len(feats)):
@@ -208,6 +230,8 @@ def to_scores(
                 model_version=version,
                 scored_at=scored_at,
                 degraded=degraded,
+                urgency_set=sets[i],
+                cannot_rule_out_immediate=bool(members[i, 0]),
             )
         )
     return out

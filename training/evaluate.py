@@ -25,6 +25,7 @@ import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from features.pipeline import Features
+from models.conformal import TARGET, coverage_summary
 from models.degraded import predict_rules
 from training.audit import capacity_audit, queue_audit
 from training.data import Dataset
@@ -127,8 +128,16 @@ def evaluate(
         },
         **dict(meta or {}),
     }
+    members = model.urgency_members(pu)
+    target = model.sets.target if model.sets is not None else TARGET
     return evaluation_report(
-        heads=heads, capacity=capacity, queue=queue, audits=audits, oracle=oracle, meta=info
+        heads=heads,
+        capacity=capacity,
+        queue=queue,
+        audits=audits,
+        oracle=oracle,
+        meta=info,
+        conformal=coverage_summary(members, y_u, target),
     )
 
 
@@ -183,6 +192,13 @@ def headline(report: Mapping[str, Any]) -> dict[str, float]:
         for c in QUEUE_CLASSES:
             for stat in ("p50_h", "p95_h"):
                 out[f"queue_{policy}_{c}_{stat}"] = row.get(f"{c}_{stat}")
+    if "conformal" in report:
+        for c, x in report["conformal"]["coverage"].items():
+            out[f"conformal_coverage_{c}"] = x
+        out["conformal_mean_set_size"] = report["conformal"]["mean_set_size"]
+        out["conformal_share_cannot_rule_out_immediate"] = report["conformal"][
+            "share_cannot_rule_out_immediate"
+        ]
     for g in GROUPINGS:
         out[f"audit_{g}_worst_gap"] = worst_gap(report, g)
         out[f"audit_{g}_flagged"] = sum(

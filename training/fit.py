@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from models import safety
 from models.calibration import VectorScaling, fit_vector_scaling, softmax
+from models.conformal import fit_sets, split_in_time
 from models.heads import DEFAULT_PARAMS, train_head
 from models.manifest import Manifest, git_commit
 from models.policy import fit_policy
@@ -72,6 +73,12 @@ class TrainConfig(BaseModel):
     early_stopping: int = Field(default=50, ge=5)
     early_stopping_share: float = Field(default=0.15, gt=0, lt=0.5)
     backtests: int = Field(default=2, ge=0)
+    conformal_share: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="later share of the calibration window for the urgency sets",
+    )
     monotone: bool = Field(default=True, description="monotone urgency head (see MONOTONE_URGENCY)")
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -199,6 +206,9 @@ def fit(
     n_es = max(1, int(len(tr) * cfg.early_stopping_share))
     fit_idx, es_idx = tr[:-n_es], tr[-n_es:]  # rows are in time order
     cal = split.calibrate
+    # probability calibration on the calibration window's earlier part, the conformal
+    # urgency sets on its later part (models.conformal: data the calibration never saw)
+    cal_fit, cal_sets = split_in_time(cal, cfg.conformal_share)
     boosters, calibrators, info = {}, {}, {}
     for head in ("urgency", "viability"):
         classes = CLASSES[head]
@@ -209,12 +219,13 @@ def fit(
         )
         b = _train(head, X, y, fit_idx, es_idx, cfg, progress)
         boosters[head] = b
-        m = np.asarray(b.predict(X[cal], raw_score=True, num_threads=cfg.num_threads))
-        before = head_metrics(getattr(ds, f"y_{head}")[cal], VectorScaling.identity(3)(m), classes)
-        c = fit_vector_scaling(m, y[cal])
+        m = np.asarray(b.predict(X[cal_fit], raw_score=True, num_threads=cfg.num_threads))
+        y_cal = getattr(ds, f"y_{head}")[cal_fit]
+        before = head_metrics(y_cal, VectorScaling.identity(3)(m), classes)
+        c = fit_vector_scaling(m, y[cal_fit])
         if head == "urgency" and cfg.monotone and min(c.w[:REFERENCE_CLASS]) <= 0:
             raise RuntimeError("calibration: a non-positive scale would undo the monotone head")
-        after = head_metrics(getattr(ds, f"y_{head}")[cal], c(m), classes)
+        after = head_metrics(y_cal, c(m), classes)
         calibrators[head] = c
         info[head] = {
             "best_iteration": b.best_iteration,
@@ -233,6 +244,12 @@ def fit(
     )
     floor = safety.floor_rank(safety.fired(X[cal]))
     policy = fit_policy(pu, ds.y_urgency[cal], floor, cfg.recall_immediate, cfg.recall_high)
+    in_sets = cal_sets[cal]  # the later part, among the calibration rows of ``pu``
+    sets = fit_sets(pu[in_sets], class_index(ds.y_urgency[cal_sets], URGENCY_CLASSES))
+    progress(
+        f"  urgency sets: fitted on the calibration window's last {in_sets.sum():,} referrals "
+        f"({sets.calibration_counts[0]:,} immediate)"
+    )
     manifest = Manifest(
         created_at=datetime.now(UTC).isoformat(),
         git_commit=git_commit(),
@@ -246,5 +263,7 @@ def fit(
             "classes": {"urgency": list(URGENCY_CLASSES), "viability": list(VIABILITY_CLASSES)},
         },
     )
-    model = TriageModel(boosters, calibrators, policy, manifest, num_threads=cfg.num_threads)
+    model = TriageModel(
+        boosters, calibrators, policy, manifest, num_threads=cfg.num_threads, sets=sets
+    )
     return model, info

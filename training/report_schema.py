@@ -53,6 +53,7 @@ def evaluation_report(
     oracle: Mapping[str, dict[str, Any]] | None = None,
     backlog_days: float = DEFAULT_BACKLOG_DAYS,
     meta: Mapping[str, Any] | None = None,
+    conformal: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Nest the evaluation pieces into the report.
 
@@ -61,7 +62,8 @@ def evaluation_report(
     ``capacity``: policy name → :func:`training.metrics.capacity_metrics`; ``queue``: the
     table of :func:`training.queue_sim.compare_policies` (its ``attrs["staffing"]`` is
     kept); ``audits``: results of :mod:`training.audit`; ``meta``: model version, data
-    window and anything else the caller wants recorded as-is.
+    window and anything else the caller wants recorded as-is; ``conformal``:
+    :func:`models.conformal.coverage_summary` of the urgency sets on the window.
     """
     oracle_block = None
     if oracle is not None:
@@ -96,4 +98,6 @@ def evaluation_report(
         },
         "audit": [a.report if isinstance(a, AuditResult) else dict(a) for a in audits],
     }
+    if conformal is not None:
+        report["conformal"] = dict(conformal)
     return jsonable(report)
