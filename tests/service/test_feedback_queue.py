@@ -117,6 +117,10 @@ def test_queue_ages_by_the_preservation_deadline(live, raw_referrals):
     assert aged["aged_because"].startswith("waited 490 h against a ")
     assert aged["aged_because"].endswith("; preservation deadline in 14 h")
     assert new["priority_now"] >= new["priority"]
+    for item in (aged, new):  # every Score from the service carries the doubt flag
+        assert item["score"]["cannot_rule_out_immediate"] == (
+            "immediate" in item["score"]["urgency_set"]
+        )
     assert new["score"]["retention_deadline"] is None
 
 
