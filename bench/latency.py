@@ -37,7 +37,17 @@ def straightforward(model: TriageModel, feats: Features) -> list[Score]:
     model_rank = model.policy.ranks(p["urgency"])
     rank = np.maximum(model_rank, safety.floor_rank(fired))
     prio = priority(rank, p["urgency"], p["viability"], days_left(feats, None))
-    pred = Predictions(p["urgency"], p["viability"], model_rank, rank, fired, prio)
+    members = model.urgency_members(p["urgency"])
+    pred = Predictions(
+        p["urgency"],
+        p["viability"],
+        model_rank,
+        rank,
+        fired,
+        prio,
+        band=model.policy.bands(p["urgency"][:, 0]),
+        urgency_members=members,
+    )
     cu = contributions(model.boosters["urgency"], X)
     cv = contributions(model.boosters["viability"], X)
     u, v = 2 - model_rank[0], int(p["viability"][0].argmax())

@@ -19,14 +19,14 @@ the distance from a referral to the top of its band, never moving it past the to
     priority_now = band top - (band top - priority) x 10 ** -(wait + deadline)
 
 So the distance to the top shrinks tenfold for each target period waited (a hundredfold
-at most, from twice the target on: beyond that, urgency leads among the long-overdue)
-and tenfold for every 8 hours inside the last 72 before the deadline. A referral that is
-due sits above every fresh one of its tier that was below 90 % of the band; one at twice
-its target above every fresh one below 99 %; an industry referral whose deadline closes
-within a day (a millionfold) above every referral of its tier whose own deadline is
-further away, overdue or not, because lost evidence cannot be recovered while a late
-review can still happen. At the moment of scoring (nothing waited, no deadline within
-72 h) ``priority_now`` equals ``priority``; it never falls below it, and it is not
+at most, from twice the target on: beyond that, the priority at scoring leads among the
+long-overdue) and tenfold for every 8 hours inside the last 72 before the deadline. A
+referral that is due sits above every fresh one of its tier that was below 90 % of the
+band; one at twice its target above every fresh one below 99 %; an industry referral
+whose deadline closes within a day (a millionfold) above every referral of its tier with
+no deadline inside 72 h, overdue or not, because lost evidence cannot be recovered while
+a late review can still happen. At the moment of scoring (nothing waited, no deadline
+within 72 h) ``priority_now`` equals ``priority``; it never falls below it, and it is not
 rounded (a millionfold is below the third decimal), so order by the value itself.
 
 **A referral never rises past its tier band.** The tier is a workload band the unit

@@ -2,10 +2,12 @@
 
 The tier comes from the safety floor (``routine`` when no rule fires); the probabilities
 are the public base rates (``domain.md`` §1), *not* an estimate for this referral, and
-the answer says ``degraded: true``. Within a tier, referrals are ordered by a small,
-documented heuristic (new material, a young victim, a repeat suspect) and by retention
-pressure, so even a degraded queue puts the likeliest urgent work first. This is also the
-"safety rules alone" baseline of the queue simulation.
+the answer says ``degraded: true``. The urgency set holds every class at or above the
+safety floor (all three when no rule fired: nothing can be ruled out without a model),
+so a degraded answer always says ``cannot_rule_out_immediate: true``. Within a tier,
+referrals are ordered by a small, documented heuristic (new material, a young victim, a
+repeat suspect) and by retention pressure, so even a degraded queue puts the likeliest
+urgent work first. This is also the "safety rules alone" baseline of the queue simulation.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from features.contract import Reason, Score
 from features.pipeline import Features
 from models import safety
+from models.conformal import degraded_members
 from models.operating_policy import load_policy
 from models.priority import BAND, W_RETENTION, retention_pressure
 from models.triage_model import Predictions, days_left, to_scores
@@ -60,6 +63,7 @@ def predict_rules(feats: Features, now: datetime | None = None) -> Predictions:
         rank,
         fired,
         prio,
+        urgency_members=degraded_members(rank),
     )
 
 

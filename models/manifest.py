@@ -55,6 +55,9 @@ class Manifest(BaseModel):
     training: dict[str, Any] = Field(default_factory=dict)
     calibration: dict[str, Any] = Field(default_factory=dict)
     policy: dict[str, Any] = Field(default_factory=dict)
+    #: the urgency prediction set (``models.conformal.UrgencySets.as_dict``); empty in
+    #: artefacts saved before it existed
+    conformal: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
 
     def check_compatible(self) -> None:

@@ -27,6 +27,7 @@ from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Reason, Score
 from features.pipeline import Features
 from models import safety, treeshap
 from models.calibration import VectorScaling
+from models.conformal import UrgencySets, set_lists
 from models.explain import explain_rows, feature_matrix
 from models.manifest import Manifest
 from models.operating_policy import OperatingPolicy, load_policy
@@ -52,6 +53,9 @@ class Predictions:
     fired: np.ndarray
     priority: np.ndarray
     band: np.ndarray | None = None
+    #: (n, 3) booleans, ``URGENCY_CLASSES`` order: the urgency prediction set
+    #: (``models.conformal``); None only for callers that built Predictions by hand.
+    urgency_members: np.ndarray | None = None
 
 
 class TriageModel:
@@ -65,10 +69,12 @@ class TriageModel:
         num_threads: int = 1,
         operating: OperatingPolicy | None = None,
         calibration_scores: dict[str, np.ndarray] | None = None,
+        sets: UrgencySets | None = None,
     ) -> None:
         self.boosters = boosters
         self.calibrators = calibrators
         self.policy = policy
+        self.sets = sets
         self.manifest = manifest
         self.version = version
         self.num_threads = num_threads
@@ -107,7 +113,23 @@ class TriageModel:
         model_rank = self.policy.ranks(pu)
         rank = np.maximum(model_rank, safety.floor_rank(fired))
         prio = priority(rank, pu, pv, days_left(feats, now))
-        return Predictions(pu, pv, model_rank, rank, fired, prio, self.policy.bands(pu[:, 0]))
+        return Predictions(
+            pu,
+            pv,
+            model_rank,
+            rank,
+            fired,
+            prio,
+            band=self.policy.bands(pu[:, 0]),
+            urgency_members=self.urgency_members(pu),
+        )
+
+    def urgency_members(self, p_urgency: np.ndarray) -> np.ndarray:
+        """The conformal urgency set as (n, 3) booleans; every class for a model saved
+        before the sets existed (nothing can be ruled out without them)."""
+        if self.sets is None:
+            return np.ones(p_urgency.shape, dtype=bool)
+        return self.sets.members(p_urgency)
 
     # -- explanations -----------------------------------------------------------------
     def forest(self, head: str) -> treeshap.Forest:
@@ -167,6 +189,7 @@ class TriageModel:
             update={
                 "calibration": {h: c.as_dict() for h, c in self.calibrators.items()},
                 "policy": self.policy.as_dict(),
+                "conformal": self.sets.as_dict() if self.sets is not None else {},
             }
         )
         (path / "manifest.json").write_text(m.model_dump_json(indent=2))
@@ -199,6 +222,7 @@ class TriageModel:
             num_threads,
             operating,
             scores,
+            sets=UrgencySets.from_dict(manifest.conformal) if manifest.conformal else None,
         )
 
 
@@ -226,6 +250,12 @@ def to_scores(
     scored_at = now or datetime.now(UTC)
     raised = pred.rank > pred.model_rank
     rules = safety.rule_names(pred.fired, raised)
+    members = (
+        pred.urgency_members
+        if pred.urgency_members is not None
+        else np.ones(pred.p_urgency.shape, dtype=bool)
+    )
+    sets = set_lists(members)
     meta = feats.meta
     out = []
     for i in range(len(feats)):
@@ -251,6 +281,8 @@ def to_scores(
                 degraded=degraded,
                 policy_version=policy_version,
                 urgency_band=None if pred.band is None else int(pred.band[i]),
+                urgency_set=sets[i],
+                cannot_rule_out_immediate=bool(members[i, 0]),
             )
         )
     return out

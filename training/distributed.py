@@ -234,6 +234,7 @@ def train_dask(
     from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
     from models import safety
     from models.calibration import fit_vector_scaling
+    from models.conformal import fit_sets, split_in_time
     from models.heads import DEFAULT_PARAMS
     from models.manifest import Manifest
     from models.operating_policy import load_policy
@@ -271,6 +272,11 @@ def train_dask(
             )
             for w in ("calibrate", "test")
         }
+        # calibration on the window's earlier half, urgency sets on its later half (fit.py)
+        cal_fit, cal_sets = split_in_time(
+            split.calibrate, 0.5, pd.to_datetime(y_all["received_at"], utc=True).to_numpy()
+        )
+        in_sets = cal_sets[split.calibrate]
         boosters, cal, info = {}, {}, {}
         for head, names in classes.items():
             y = class_index(y_all[head].to_numpy(), names)
@@ -286,7 +292,7 @@ def train_dask(
             clf.fit(X_tr, y_tr)
             boosters[head] = b = clf.booster_
             m = np.asarray(b.predict(local["calibrate"], raw_score=True))
-            cal[head] = fit_vector_scaling(m, y[split.calibrate])
+            cal[head] = fit_vector_scaling(m[~in_sets], y[cal_fit])
             pt = cal[head](np.asarray(b.predict(local["test"], raw_score=True)))
             met = head_metrics(y_all[head].to_numpy()[split.test], pt, names)
             info[head] = {"test_log_loss": met["log_loss"], "train_rows": int(split.train.sum())}
@@ -295,9 +301,11 @@ def train_dask(
     floor = safety.floor_rank(safety.fired(Xc))
     received = y_all["received_at"].to_numpy()[split.calibrate]
     policy = fit_tiers(calibration_scores(pu, floor, received), load_policy())
+    y_cal = y_all["urgency"].to_numpy()[split.calibrate]
+    sets = fit_sets(pu[in_sets], class_index(y_cal[in_sets], URGENCY_CLASSES))
     manifest = Manifest(
         created_at=pd.Timestamp.now(tz="UTC").isoformat(),
         git_commit="dask",
         training={"engine": "dask", "rounds": rounds, "heads": info, "split": split.describe()},
     )
-    return TriageModel(boosters, cal, policy, manifest), info
+    return TriageModel(boosters, cal, policy, manifest, sets=sets), info

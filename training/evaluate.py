@@ -32,6 +32,7 @@ import pandas as pd
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from features.pipeline import Features
 from models import safety
+from models.conformal import TARGET, coverage_summary
 from models.degraded import predict_rules
 from models.operating_policy import OperatingPolicy, load_policy
 from models.policy import tier_orderings, tier_share_check
@@ -175,6 +176,8 @@ def evaluate(
         **dict(meta or {}),
     }
     op, curve = operating_figures(model, y_u, t, ou, pred, prios, n_boot=min(n_boot, DEFAULT_BOOT))
+    members = model.urgency_members(pu)
+    target = model.sets.target if model.sets is not None else TARGET
     return evaluation_report(
         heads=heads,
         capacity=capacity,
@@ -187,6 +190,7 @@ def evaluate(
         ),
         operating_point=op,
         workload_recall=curve,
+        conformal=coverage_summary(members, y_u, target),
     )
 
 
@@ -349,6 +353,13 @@ def headline(report: Mapping[str, Any]) -> dict[str, float]:
     for key, value in done.items():
         if key != "met":
             out[f"queue_sim_{key}"] = value
+    if "conformal" in report:
+        for c, x in report["conformal"]["coverage"].items():
+            out[f"conformal_coverage_{c}"] = x
+        out["conformal_mean_set_size"] = report["conformal"]["mean_set_size"]
+        out["conformal_share_cannot_rule_out_immediate"] = report["conformal"][
+            "share_cannot_rule_out_immediate"
+        ]
     for g in GROUPINGS:
         out[f"audit_{g}_worst_gap"] = worst_gap(report, g)
         out[f"audit_{g}_flagged"] = sum(

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from models import safety
 from models.calibration import VectorScaling, fit_vector_scaling, softmax
+from models.conformal import fit_sets, split_in_time
 from models.heads import DEFAULT_PARAMS, train_head
 from models.manifest import Manifest, git_commit
 from models.operating_policy import OperatingPolicy, load_policy
@@ -87,6 +88,12 @@ class TrainConfig(BaseModel):
     early_stopping: int = Field(default=50, ge=5)
     early_stopping_share: float = Field(default=0.15, gt=0, lt=0.5)
     backtests: int = Field(default=2, ge=0)
+    conformal_share: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="later share of the calibration window for the urgency sets",
+    )
     monotone: bool = Field(default=True, description="monotone urgency head (see MONOTONE_URGENCY)")
     params: dict[str, Any] = Field(default_factory=dict)
     top_of_queue: bool = Field(
@@ -293,6 +300,9 @@ def fit(
     fit_idx, es_idx = tr[:-n_es], tr[-n_es:]  # rows are in time order
     cal = split.calibrate
     operating = load_policy(Path(cfg.policy_file) if cfg.policy_file else None)
+    # probability calibration on the calibration window's earlier part, the conformal
+    # urgency sets on its later part (models.conformal: data the calibration never saw)
+    cal_fit, cal_sets = split_in_time(cal, cfg.conformal_share)
     boosters, calibrators, info = {}, {}, {}
     for head in ("urgency", "viability"):
         classes = CLASSES[head]
@@ -303,12 +313,13 @@ def fit(
         )
         b, chosen = _train(head, X, y, fit_idx, es_idx, cfg, progress, operating.immediate_share)
         boosters[head] = b
-        m = np.asarray(b.predict(X[cal], raw_score=True, num_threads=cfg.num_threads))
-        before = head_metrics(getattr(ds, f"y_{head}")[cal], VectorScaling.identity(3)(m), classes)
-        c = fit_vector_scaling(m, y[cal])
+        m = np.asarray(b.predict(X[cal_fit], raw_score=True, num_threads=cfg.num_threads))
+        y_cal = getattr(ds, f"y_{head}")[cal_fit]
+        before = head_metrics(y_cal, VectorScaling.identity(3)(m), classes)
+        c = fit_vector_scaling(m, y[cal_fit])
         if head == "urgency" and cfg.monotone and min(c.w[:REFERENCE_CLASS]) <= 0:
             raise RuntimeError("calibration: a non-positive scale would undo the monotone head")
-        after = head_metrics(getattr(ds, f"y_{head}")[cal], c(m), classes)
+        after = head_metrics(y_cal, c(m), classes)
         calibrators[head] = c
         info[head] = {
             "best_iteration": b.best_iteration,
@@ -334,6 +345,12 @@ def fit(
         f"  tiers for policy {operating.version}: P(immediate) >= {policy.t_immediate:.4f}, "
         f"P(immediate)+P(high) >= {policy.t_high:.4f}"
     )
+    in_sets = cal_sets[cal]  # the later part, among the calibration rows of ``pu``
+    sets = fit_sets(pu[in_sets], class_index(ds.y_urgency[cal_sets], URGENCY_CLASSES))
+    progress(
+        f"  urgency sets: fitted on the calibration window's last {in_sets.sum():,} referrals "
+        f"({sets.calibration_counts[0]:,} immediate)"
+    )
     manifest = Manifest(
         created_at=datetime.now(UTC).isoformat(),
         git_commit=git_commit(),
@@ -355,6 +372,7 @@ def fit(
         num_threads=cfg.num_threads,
         operating=operating,
         calibration_scores=scores,
+        sets=sets,
     )
     return model, info
 

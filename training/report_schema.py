@@ -56,6 +56,7 @@ def evaluation_report(
     queue_sim: Mapping[str, Any] | None = None,
     operating_point: Mapping[str, Any] | None = None,
     workload_recall: Mapping[str, Any] | None = None,
+    conformal: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Nest the evaluation pieces into the report.
 
@@ -68,7 +69,8 @@ def evaluation_report(
     :func:`training.queue_runs.run_scenarios`;
     ``operating_point`` and
     ``workload_recall``: :func:`training.evaluate.operating_point` and
-    :func:`training.workload.workload_recall_curve` (left out when not given).
+    :func:`training.workload.workload_recall_curve` (left out when not given);
+    ``conformal``: :func:`models.conformal.coverage_summary` of the urgency sets on the window.
     """
     oracle_block = None
     if oracle is not None:
@@ -109,4 +111,6 @@ def evaluation_report(
         report["operating_point"] = dict(operating_point)
     if workload_recall is not None:
         report["workload_recall"] = dict(workload_recall)
+    if conformal is not None:
+        report["conformal"] = dict(conformal)
     return jsonable(report)

@@ -106,6 +106,18 @@
   }
 
   const tierBadge = (tier) => h("span", { class: `tier tier-${TIERS.includes(tier) ? tier : "routine"}` }, tier);
+  const fixed1 = (x) => (typeof x === "number" ? x.toFixed(1) : "–");
+
+  /** The doubt flag: a high or routine referral whose conformal urgency set holds
+   *  "immediate" (the model cannot rule it out at 95 %). Not shown on immediate ones:
+   *  their tier already says it. */
+  function doubtFlag(score) {
+    if (score.cannot_rule_out_immediate !== true || score.tier === "immediate") return null;
+    return h("span", {
+      class: "tag doubt",
+      title: `Urgency set (95 %): ${(score.urgency_set || []).join(", ")}. The model cannot rule out that a child is at risk now.`,
+    }, "cannot rule out immediate");
+  }
   const topOf = (probs) => Object.entries(probs || {}).sort((a, b) => b[1] - a[1])[0]?.[0];
 
   function placedBy(score) {
@@ -293,8 +305,9 @@
     const left = h("td", {});
     left.dataset.deadline = score.retention_deadline || "";
     const row = h("tr", { tabindex: "-1" },
-      h("td", {}, tierBadge(score.tier)),
-      h("td", { class: "num" }, typeof score.priority === "number" ? score.priority.toFixed(1) : "–"),
+      h("td", {}, tierBadge(score.tier), " ", doubtFlag(score)),
+      h("td", { class: "num now", title: `at scoring: ${fixed1(item.priority)}` }, fixed1(item.priority_now)),
+      h("td", { class: "aged" }, item.aged_because || "–"),
       h("td", { class: "nowrap" }, short(item.received_at)),
       left,
       h("td", {}, item.source),
@@ -365,9 +378,11 @@
       h("div", { class: "detail-head" },
         h("h2", {}, "Referral ", h("code", { id: "detail-id" }, ref.referral_id)),
         tierBadge(score.tier),
-        h("span", {}, "priority ", h("strong", { id: "detail-priority" }, typeof score.priority === "number" ? score.priority.toFixed(1) : "–"), " / 100"),
+        doubtFlag(score),
+        h("span", {}, "priority ", h("strong", { id: "detail-priority" }, fixed1(score.priority)), " / 100 at scoring"),
         placedBy(score),
       ),
+      aged(ref.referral_id),
       score.degraded
         ? h("p", { class: "bad-note" }, "Scored by the safety rules alone (no model was available): the probabilities are base rates, not an estimate for this referral.")
         : null,
@@ -430,10 +445,28 @@
   }
 
   function estimates(score) {
-    return h("table", { class: "probs", id: "detail-probs" }, h("tbody", {},
-      h("tr", {}, h("th", {}, "Urgency"), probabilityCells(score.urgency, TIERS)),
-      h("tr", {}, h("th", {}, "Viability"), probabilityCells(score.viability, VIABILITIES)),
-    ));
+    const set = Array.isArray(score.urgency_set) ? score.urgency_set : null;
+    return [
+      h("table", { class: "probs", id: "detail-probs" }, h("tbody", {},
+        h("tr", {}, h("th", {}, "Urgency"), probabilityCells(score.urgency, TIERS)),
+        h("tr", {}, h("th", {}, "Viability"), probabilityCells(score.viability, VIABILITIES)),
+      )),
+      h("p", { id: "detail-urgency-set" },
+        "Urgency classes the model cannot rule out (95 % for each class): ",
+        h("strong", {}, set === null ? "not given" : set.length ? set.join(", ") : "none"),
+        score.cannot_rule_out_immediate === true && score.tier !== "immediate"
+          ? ". “Immediate” is among them although the tier is lower: look for signs of risk now."
+          : "."),
+    ];
+  }
+
+  /** Where the referral stands in the queue now, and why it moved since scoring. */
+  function aged(id) {
+    const item = state.items.find((i) => i.referral_id === id);
+    if (!item) return null;
+    return h("p", { id: "detail-aged" },
+      "Priority now ", h("strong", {}, fixed1(item.priority_now)),
+      item.aged_because ? ` (${item.aged_because})` : " (not moved since scoring)");
   }
 
   function reasons(list) {

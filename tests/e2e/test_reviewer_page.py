@@ -127,6 +127,62 @@ def test_markup_in_a_referral_is_shown_as_text(page, site):
     assert page.problems == []
 
 
+def test_the_queue_shows_the_aged_order_and_the_doubt_flag(page, site):
+    """The rows keep the service's order at the read (priority now), which is not the
+    order at scoring: seeded industry referrals near their preservation deadline move
+    up, and say why. High and routine referrals whose urgency set holds "immediate"
+    carry the doubt flag, in the row and in the referral view."""
+    server, _ = site
+    signed_in(page, server)
+    items = queue(server)
+    shown = page.locator("#queue-body tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.referralId)"
+    )
+    assert shown == [i["referral_id"] for i in items]
+    now = [i["priority_now"] for i in items]
+    assert now == sorted(now, reverse=True)
+    at_scoring = sorted(items, key=lambda i: (-i["priority"], i["received_at"], i["referral_id"]))
+    assert [i["referral_id"] for i in at_scoring] != shown, "ageing changed nothing"
+    near = [i for i in items if "preservation deadline in" in (i["aged_because"] or "")]
+    assert near, "the seed holds industry referrals within 72 h of their deadline"
+    for item in near:
+        cells = row(page, item["referral_id"]).locator("td")
+        expect(cells.nth(2)).to_have_text(item["aged_because"])
+        expect(cells.nth(1)).to_have_text(f"{item['priority_now']:.1f}")
+        # above every referral of its tier that was not aged by a deadline
+        same_tier = [
+            j["priority_now"]
+            for j in items
+            if j["score"]["tier"] == item["score"]["tier"]
+            and "deadline" not in (j["aged_because"] or "")
+        ]
+        assert all(item["priority_now"] > p for p in same_tier)
+
+    def flagged(i: dict) -> bool:
+        return i["score"]["cannot_rule_out_immediate"] and i["score"]["tier"] != "immediate"
+
+    doubt = [i for i in items if flagged(i)]
+    calm = [i for i in items if not flagged(i)]
+    assert doubt and calm, "the seeded queue holds flagged and unflagged referrals"
+    for item in doubt:
+        assert "immediate" in item["score"]["urgency_set"]
+        expect(row(page, item["referral_id"]).locator(".tag.doubt")).to_have_text(
+            "cannot rule out immediate"
+        )
+    for item in calm:
+        expect(row(page, item["referral_id"]).locator(".tag.doubt")).to_have_count(0)
+    row(page, doubt[0]["referral_id"]).click()
+    expect(page.locator("#detail-id")).to_have_text(doubt[0]["referral_id"])
+    expect(page.locator("#detail .detail-head .tag.doubt")).to_be_visible()
+    expect(page.locator("#detail-urgency-set")).to_contain_text(
+        ", ".join(doubt[0]["score"]["urgency_set"])
+    )
+    expect(page.locator("#detail-aged")).to_contain_text("Priority now")
+    row(page, near[0]["referral_id"]).click()
+    expect(page.locator("#detail-aged")).to_contain_text(near[0]["aged_because"])
+    assert page.problems == []
+
+
 def test_override_the_top_referral_then_the_next_one_opens(page, site):
     server, _ = site
     top = queue(server)[:2]

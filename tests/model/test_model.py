@@ -10,6 +10,7 @@ import shap
 
 from features.catalogue import FEATURES
 from models import registry, safety
+from models.conformal import split_in_time
 from models.degraded import score_rules
 from models.manifest import ModelIncompatible
 from models.triage_model import TriageModel
@@ -180,3 +181,40 @@ def test_every_tier_gets_urgency_reasons(trained):
     m = model.margins(M, "urgency")
     assert np.allclose(c.sum(axis=1), m[:, routine] - m[:, routine - 1], atol=1e-6)
     assert np.abs(c[:, :-1]).max() > 0
+
+
+def test_urgency_sets_travel_with_the_model_and_every_score_carries_them(trained, tmp_path):
+    _, model, ds, split = trained
+    from features.pipeline import Features
+
+    assert model.sets is not None and model.sets.target == 0.95
+    # fitted on the calibration window's later half: its counts are that half's classes
+    _, later = split_in_time(split.calibrate)
+    y_later = ds.y_urgency[later]
+    assert model.sets.calibration_counts == tuple(
+        int((y_later == c).sum()) for c in ("immediate", "high", "routine")
+    )
+    again = TriageModel.load(model.save(tmp_path / "m"))
+    assert again.sets == model.sets
+    m = split.test
+    f = Features(ds.feats.X[m].iloc[:300], ds.feats.meta[m].iloc[:300], ds.feats.events)
+    scores = model.score(f, explain=False)
+    members = model.urgency_members(model.predict_proba(f.X)[0])
+    for s, row in zip(scores, members, strict=True):
+        assert s.urgency_set == [
+            c for c, x in zip(("immediate", "high", "routine"), row, strict=True) if x
+        ]
+        assert s.cannot_rule_out_immediate == ("immediate" in s.urgency_set)
+    # the flag follows the displayed P(immediate): a higher one is never ruled out when a
+    # lower one is not
+    p_imm = np.array([s.urgency["immediate"] for s in scores])
+    flagged = np.array([s.cannot_rule_out_immediate for s in scores])
+    if flagged.any() and (~flagged).any():
+        assert p_imm[flagged].min() >= p_imm[~flagged].max() - 1e-6
+    for s in score_rules(f):
+        assert s.cannot_rule_out_immediate is True
+        assert s.urgency_set == ["immediate", "high", "routine"][: 3 - _floor(s.tier)]
+
+
+def _floor(tier: str) -> int:
+    return {"routine": 0, "high": 1, "immediate": 2}[tier]

@@ -80,6 +80,9 @@ def test_no_model_means_rules_answer_200_and_are_recorded(empty, raw_referrals):
         batch = c.post("/score", json=many).json()
         assert batch["degraded"] is True and batch["model_version"] == RULES_VERSION
         assert len(batch["scores"]) == len(many)
+        # without a model nothing is ruled out: the doubt flag is up on every answer
+        assert all(x["cannot_rule_out_immediate"] is True for x in batch["scores"])
+        assert all(x["urgency_set"][0] == "immediate" for x in batch["scores"])
         model = c.get("/model").json()
         metrics = c.get("/metrics").text
     assert model["version"] == RULES_VERSION and model["degraded"] is True

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from service_support import uid, variant
+from service_support import at, uid, variant
+
+from features.contract import TIERS
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -77,8 +81,11 @@ def test_queue_is_highest_priority_first_and_filters(live, raw_referrals):
         assert c.post("/score", json=docs).status_code == 200
     with live.client("reviewer") as c:
         items = c.get("/queue", params={"limit": 1000}).json()["items"]
-        priorities = [i["score"]["priority"] for i in items]
-        assert priorities == sorted(priorities, reverse=True)
+        now = [i["priority_now"] for i in items]
+        assert now == sorted(now, reverse=True)
+        ranks = [TIERS.index(i["score"]["tier"]) for i in items]
+        assert ranks == sorted(ranks), "ageing moved a referral out of its tier's band"
+        assert all(i["priority"] == i["score"]["priority"] <= i["priority_now"] for i in items)
         page = c.get("/queue", params={"limit": 5, "offset": 5}).json()
         assert [i["referral_id"] for i in page["items"]] == [i["referral_id"] for i in items[5:10]]
         for tier in ("immediate", "high", "routine"):
@@ -89,6 +96,32 @@ def test_queue_is_highest_priority_first_and_filters(live, raw_referrals):
         r = c.get("/queue", params={"limit": 0, "tier": "soon"})
         assert r.status_code == 422
         assert {e["path"] for e in r.json()["errors"]} == {"query.limit", "query.tier"}
+
+
+def test_queue_ages_by_the_preservation_deadline(live, raw_referrals):
+    """An industry referral received 490 h ago (deadline 14 h away) is aged at the read:
+    its priority now is above its priority at scoring, still in its tier's band, and the
+    item says why; a referral received now has not moved out of its place."""
+    now = datetime.now(UTC)
+    old = at(variant(raw_referrals[200], "aged", source="industry"), now - timedelta(hours=490))
+    fresh = at(variant(raw_referrals[201], "fresh", source="public"), now)
+    with live.client("scorer") as c:
+        assert c.post("/score", json=[old, fresh]).status_code == 200
+    with live.client("reviewer") as c:
+        items = {
+            i["referral_id"]: i for i in c.get("/queue", params={"limit": 1000}).json()["items"]
+        }
+    aged, new = items[old["referral_id"]], items[fresh["referral_id"]]
+    band = TIERS[::-1].index(aged["score"]["tier"]) * 100 / 3
+    assert aged["priority"] < aged["priority_now"] < band + 100 / 3
+    assert aged["aged_because"].startswith("waited 490 h against a ")
+    assert aged["aged_because"].endswith("; preservation deadline in 14 h")
+    assert new["priority_now"] >= new["priority"]
+    for item in (aged, new):  # every Score from the service carries the doubt flag
+        assert item["score"]["cannot_rule_out_immediate"] == (
+            "immediate" in item["score"]["urgency_set"]
+        )
+    assert new["score"]["retention_deadline"] is None
 
 
 def test_unknown_referral_is_404(live):

@@ -12,6 +12,7 @@ import pytest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
+from models.conformal import coverage_summary
 from training.audit import capacity_audit
 from training.metrics import (
     calibration_bins,
@@ -252,7 +253,14 @@ def test_every_report_key_is_documented():
             )
         ],
         queue_sim=_queue_sim(y, received, ids, prio),
+        conformal=coverage_summary(proba > 0.1, y, 0.95),
     )
+    assert set(report["conformal"]) == {
+        "target",
+        "coverage",
+        "mean_set_size",
+        "share_cannot_rule_out_immediate",
+    }
     doc = (Path(__file__).parents[2] / "docs" / "evaluation.md").read_text()
     doc = re.sub(r"```.*?```", "", doc, flags=re.S)
     words = {w for tok in re.findall(r"`([^`]+)`", doc) for w in re.findall(r"\w+", tok)}
