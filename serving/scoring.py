@@ -202,9 +202,8 @@ class Scorer:
                     error_type=type(e).__name__,
                     referrals=len(job.referrals),
                 )
-            return score_rules(feats, policy_version=self.model.policy.policy_version), (
-                "model_error"
-            )
+            version = getattr(getattr(self.model, "policy", None), "policy_version", None)
+            return score_rules(feats, policy_version=version), "model_error"
 
     def _remember(self, refs: Sequence[Referral], feats: Features) -> None:
         """Add the request's sightings to the history; a re-scored referral is not re-added

@@ -32,16 +32,26 @@ class NoCalibrationScores(RuntimeError):
     """The artefact predates kept calibration scores: retrain to change its policy."""
 
 
-def with_policy(base: TriageModel, operating: OperatingPolicy) -> TriageModel:
-    """``base`` with thresholds refitted for ``operating``; heads and calibration shared."""
+def with_policy(
+    base: TriageModel, operating: OperatingPolicy, within_days: float | None = None
+) -> TriageModel:
+    """``base`` with thresholds refitted for ``operating``; heads and calibration shared.
+    ``within_days``: share of calibration days the caps must hold on (default: what the
+    base model was trained with)."""
     if base.calibration_scores is None:
         raise NoCalibrationScores(
             f"model v{base.version}: its artefact keeps no calibration scores "
             "(trained before policies could change); retrain it with `triage train`"
         )
-    within = float(base.manifest.training.get("config", {}).get("within_days", FIT_WITHIN_DAYS))
+    recorded = base.manifest.training.get("config", {}).get("within_days", FIT_WITHIN_DAYS)
+    within = float(recorded if within_days is None else within_days)
     policy = fit_tiers(base.calibration_scores, operating, within)
-    training = {**base.manifest.training, "policy_refit_from": str(base.version)}
+    config = {**base.manifest.training.get("config", {}), "within_days": within}
+    training = {
+        **base.manifest.training,
+        "config": config,
+        "policy_refit_from": str(base.version),
+    }
     manifest = base.manifest.model_copy(update={"training": training, "metrics": {}})
     return TriageModel(
         base.boosters,
@@ -64,10 +74,11 @@ def set_policy(
     data_tags: dict[str, str],
     gate_cfg: GateConfig | None = None,
     progress: Callable[[str], None] = lambda _m: None,
+    within_days: float | None = None,
 ) -> tuple[str, Decision, dict[str, Any]]:
     """Refit, evaluate, register (``challenger``) and gate; returns the new version, the
     decision and the evaluation report."""
-    model = with_policy(base, operating)
+    model = with_policy(base, operating, within_days)
     progress(
         f"policy {operating.version}: P(immediate) >= {model.policy.t_immediate:.4f}, "
         f"P(immediate)+P(high) >= {model.policy.t_high:.4f} (was "

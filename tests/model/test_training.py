@@ -222,3 +222,24 @@ def test_promote_command_exits_3_for_a_worse_challenger(cli_home, tmp_path, monk
     assert code == 3
     assert "REJECTED" in capsys.readouterr().out
     assert registry.resolve(s, "champion").version == good.version
+
+
+def test_report_holds_the_operating_point_and_the_workload_curve(report, trained):
+    _, model, ds, split = trained
+    op = report["operating_point"]
+    assert op["policy_version"] == model.policy.policy_version
+    days = op["tier_shares"]["days"]
+    assert days >= 30  # the test window, checked day by day
+    imm = op["tier_shares"]["immediate"]
+    assert imm["days_over_cap"] == round((1 - imm["share_of_days_within_cap"]) * days)
+    # the immediate tier is the floor plus what the model adds: never more than both
+    assert op["immediate"]["share"] <= (
+        imm["share_added"] + op["tier_shares"]["floor_share"]["immediate"] + 1e-9
+    )
+    assert 0 < op["immediate"]["oracle_recall_at_same_share"] <= 1
+    wr = report["workload_recall"]
+    assert set(wr["curves"]) == {"model", "oracle", "rules_only", "source_priority"}
+    assert [r["share"] for r in wr["curves"]["model"]["immediate"]] == wr["shares"]
+    assert len(wr["shares"]) == 30
+    oracle = [r["recall"] for r in wr["curves"]["oracle"]["immediate"]]
+    assert oracle == sorted(oracle)  # a bigger tier never holds fewer

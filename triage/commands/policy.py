@@ -35,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     put.add_argument("--high-share", type=float, help="cap of high beyond the floor")
     put.add_argument("--version", help="version of the new policy (with share flags)")
     put.add_argument("--data", type=Path, help="labelled JSON Lines to judge on (its test window)")
+    put.add_argument(
+        "--within-days",
+        type=float,
+        help="share of calibration days the caps must hold on (default: as the model was fitted)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,6 +180,9 @@ def _set(args: argparse.Namespace) -> int:
     except PolicyFileError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.within_days is not None and not 0 < args.within_days <= 1:
+        print("error: --within-days: must be in (0, 1]", file=sys.stderr)
+        return 2
     got = _data(model, args.data, whole=False)
     if got is None:
         return 2
@@ -187,7 +195,9 @@ def _set(args: argparse.Namespace) -> int:
         "fractions": resolved.tags.get("fractions", "[0.7, 0.15, 0.15]"),
     }
     try:
-        version, decision, _ = set_policy(s, model, operating, ds, mask, tags, progress=say)
+        version, decision, _ = set_policy(
+            s, model, operating, ds, mask, tags, progress=say, within_days=args.within_days
+        )
     except NoCalibrationScores as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
