@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -103,7 +103,7 @@ def load_policy(path: Path | None = None) -> OperatingPolicy:
     try:
         return OperatingPolicy.model_validate(data)
     except ValueError as e:
-        errs = getattr(e, "errors", lambda: [])()
+        errs: list[Any] = getattr(e, "errors", lambda: [])()
         where = "; ".join(
             f"{'.'.join(str(x) for x in err['loc']) or 'policy'}: {err['msg']}" for err in errs
         )
