@@ -483,7 +483,6 @@ def test_cli_derives_n_from_days(tmp_path) -> None:  # type: ignore[no-untyped-d
 
 
 def test_cli_writes_xml(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("features.xml_export")
     from triage.cli import main
 
     out = tmp_path / "xml"
