@@ -11,7 +11,7 @@ export BENTOML_DO_NOT_TRACK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test browser lint format typecheck lock bench clean
+.PHONY: help venv run test browser lint format typecheck lock bench mutation clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +58,16 @@ lock: ## re-resolve requirements.lock from pyproject.toml
 
 bench: $(STAMP) ## benchmarks (ratios side by side)
 	$(PY) -m bench
+
+# mutmut imports the mutated copy in mutants/; the editable install's import hook would
+# hand the tests the original source instead, so it is taken out for this run only.
+MUTMUT := $(PY) -c "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; from mutmut.__main__ import cli; sys.argv[0] = 'mutmut'; cli()"
+
+mutation: $(STAMP) ## mutation testing (mutmut 3) of the safety-critical modules; scores in docs/testing.md
+	rm -rf mutants
+	OMP_WAIT_POLICY=PASSIVE $(MUTMUT) run --max-children 2 || true
+	$(MUTMUT) results --all true > var/mutation-results.txt || true
+	$(PY) -c "import collections,re,sys; c=collections.Counter(); [c.update([(m.group(1), m.group(2))]) for m in (re.match(r'\s*(\S+?)\.x.*: (\w+)', l) for l in open('var/mutation-results.txt')) if m]; mods=sorted({k[0] for k in c}); [print(f'{m:32} killed {c[(m,"killed")]:4} survived {c[(m,"survived")]:4} other {sum(v for (mm,s),v in c.items() if mm==m and s not in ("killed","survived"))}') for m in mods]"
 
 clean: ## remove generated state (var/) and the virtual environment
 	rm -rf var $(VENV)

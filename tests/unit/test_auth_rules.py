@@ -1,0 +1,96 @@
+"""serving/auth.py without a server: bearer parsing, token hashing, route matching and
+tokens on a real (SQLite) store. The role x route table itself is tested by branch
+``oversight``'s table (issue 17); here only what the table cannot show."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from serving import auth
+from serving.records import StoreError
+from serving.store import Store
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer trg_abc", "trg_abc"),
+        ("bearer   trg_abc  ", "trg_abc"),
+        ("BEARER trg_abc", "trg_abc"),
+        ("Bearer", None),
+        ("Bearer    ", None),
+        ("Basic dXNlcjpwdw==", None),
+        ("trg_abc", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bearer(header, token) -> None:
+    assert auth.bearer(header) == token
+
+
+def test_tokens_are_stored_as_their_sha256() -> None:
+    assert auth.hash_token("trg_x") == hashlib.sha256(b"trg_x").hexdigest()
+    assert auth.TOKEN_PREFIX == "trg_"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "key"),
+    [
+        ("POST", "/score", "POST /score"),
+        ("post", "/score/", "POST /score"),
+        ("GET", "/referrals/R-1", "GET /referrals/{id}"),
+        ("GET", "/referrals/R-1/x", None),
+        ("GET", "/referrals/", None),
+        ("GET", "/queue?limit=5", "GET /queue"),
+        ("GET", "/score", None),
+        ("GET", "/", "GET /"),
+        ("GET", "/healthz", "GET /healthz"),
+        ("GET", "/livez", "GET /livez"),
+        ("GET", "/nope", None),
+        ("DELETE", "/feedback", None),
+    ],
+)
+def test_route_key(method: str, path: str, key: str | None) -> None:
+    assert auth.route_key(method, path) == key
+
+
+def test_is_allowed_beyond_the_table() -> None:
+    assert auth.is_allowed(None, "GET", "/healthz"), "public routes need no token"
+    assert auth.is_allowed(None, "GET", "/livez")
+    assert not auth.is_allowed(None, "POST", "/score"), "no token, no route"
+    assert not auth.is_allowed("admin", "GET", "/nope"), "unknown routes are closed to all"
+    assert auth.is_allowed("scorer", "POST", "/score")
+    assert not auth.is_allowed("scorer", "POST", "/feedback")
+    assert not auth.is_allowed("scorer", "GET", "/drift"), "docs/service.md: reviewer, admin"
+    assert not auth.is_allowed("scorer", "GET", "/queue")
+    assert auth.is_allowed("reviewer", "GET", "/drift")
+    assert auth.is_allowed("admin", "POST", "/feedback")
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(f"sqlite:///{tmp_path / 'auth.db'}") as s:
+        s.migrate()
+        yield s
+
+
+def test_token_life_cycle_on_a_real_store(store: Store) -> None:
+    raw = auth.create_token(store, "reviewer", "desk-1")
+    assert raw.startswith("trg_") and len(raw) > 40
+    who = auth.authenticate(store, raw)
+    assert who is not None and (who.name, who.role) == ("desk-1", "reviewer")
+    assert auth.authenticate(store, raw + "x") is None
+    assert auth.authenticate(store, raw[4:]) is None, "the prefix is required"
+    assert auth.authenticate(store, "trg_" + "a" * 253) is None
+    assert auth.authenticate(store, None) is None and auth.authenticate(store, "") is None
+    unnamed = auth.create_token(store, "scorer")
+    assert auth.authenticate(store, unnamed).name == "scorer"  # type: ignore[union-attr]
+    assert auth.revoke_token(store, who.token_id) is True
+    assert auth.authenticate(store, raw) is None
+    assert auth.revoke_token(store, who.token_id) is False
+    with pytest.raises(StoreError):
+        auth.create_token(store, "root")  # type: ignore[arg-type]
