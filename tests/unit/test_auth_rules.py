@@ -46,6 +46,8 @@ def test_tokens_are_stored_as_their_sha256() -> None:
         ("GET", "/referrals/R-1/x", None),
         ("GET", "/referrals/", None),
         ("GET", "/queue?limit=5", "GET /queue"),
+        ("GET", "/queue?a=b?c", "GET /queue"),
+        ("GET", "/queueX", None),
         ("GET", "/score", None),
         ("GET", "/", "GET /"),
         ("GET", "/healthz", "GET /healthz"),
@@ -56,6 +58,27 @@ def test_tokens_are_stored_as_their_sha256() -> None:
 )
 def test_route_key(method: str, path: str, key: str | None) -> None:
     assert auth.route_key(method, path) == key
+
+
+def test_route_templates_compile_to_exact_patterns() -> None:
+    """Called here, not only at import, so a changed compiler is seen (mutmut too)."""
+    pat = auth._pattern("GET /referrals/{id}")
+    assert pat.match("GET /referrals/R-1.x:y")
+    for other in (
+        "GET /referrals/",
+        "GET /referrals/a/b",
+        "POST /referrals/a",
+        "GET /referralsX/a",
+    ):
+        assert not pat.match(other), other
+    assert not pat.match("xGET /referrals/a") and not pat.match("GET /referrals/a/")
+    plain = auth._pattern("POST /score")
+    assert plain.match("POST /score") and not plain.match("POST /scores")
+    assert not plain.match("POST /score/x") and not plain.match("POST  /score")
+    two = auth._pattern("GET /a/{x}/b/{y}")
+    assert two.match("GET /a/1/b/2") and not two.match("GET /a/1/b/")
+    assert auth._roles("scorer") == frozenset({"scorer", "admin"})
+    assert auth._roles() == frozenset({"admin"})
 
 
 def test_is_allowed_beyond_the_table() -> None:
@@ -92,5 +115,16 @@ def test_token_life_cycle_on_a_real_store(store: Store) -> None:
     assert auth.revoke_token(store, who.token_id) is True
     assert auth.authenticate(store, raw) is None
     assert auth.revoke_token(store, who.token_id) is False
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError) as e:
         auth.create_token(store, "root")  # type: ignore[arg-type]
+    assert (e.value.field, e.value.reason) == ("role", "must be one of scorer, reviewer, admin")
+    assert len(raw) == len("trg_") + 43, "32 random bytes, base64url"
+
+
+def test_tokens_longer_than_256_characters_are_refused_unlooked(store: Store) -> None:
+    longest, too_long, bare = "trg_" + "a" * 252, "trg_" + "b" * 253, "no-prefix-token"
+    for raw in (longest, too_long, bare):
+        store.insert_token("planted", "reviewer", auth.hash_token(raw))
+    assert auth.authenticate(store, longest) is not None
+    assert auth.authenticate(store, too_long) is None
+    assert auth.authenticate(store, bare) is None

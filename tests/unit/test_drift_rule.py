@@ -82,6 +82,28 @@ def test_volume_checks_overall_and_per_source() -> None:
     assert overall.test == "poisson_rate_binomial" and overall.note == "referrals per day"
 
 
+def test_volume_checks_edges() -> None:
+    ref = pd.Series([1.5, "a", "a", "d"] + ["e"] * 5)  # mixed labels, a source gone, 0.5 a day
+    cur = pd.Series(["a", "n", "n", "n"])
+    checks = {c.name: c for c in dr.volume_checks(ref, 10.0, cur, 3.0, ALPHA)}
+    assert list(checks) == ["all", "source=1.5", "source=a", "source=d", "source=e", "source=n"]
+    assert all(c.signal == "volume" for c in checks.values())
+    d = checks["source=d"]
+    assert (d.n_reference, d.n_current, d.current) == (1, 0, 0.0)
+    assert d.p_value == pytest.approx(stats.binomtest(0, 1, 3 / 13).pvalue)
+    e = checks["source=e"]
+    assert e.reference == 0.5 and e.effect == 0.0
+    a = checks["source=a"]
+    assert (a.reference, a.current) == (0.2, 0.333)  # rounded to 3 places
+    assert a.effect == pytest.approx((1 / 3) / 0.2)
+    n = checks["source=n"]  # more now than before: still tested
+    assert n.p_value == pytest.approx(stats.binomtest(3, 3, 3 / 13).pvalue)
+    (empty,) = dr.volume_checks(
+        pd.Series([], dtype=object), 5.0, pd.Series([], dtype=object), 1.0, ALPHA
+    )
+    assert empty.p_value == 1.0 and empty.n_reference == 0
+
+
 def test_volume_checks_scale_a_thinned_reference() -> None:
     ref = pd.Series(["a"] * 50)  # a 50 % sample of 100 referrals over 10 days
     cur = pd.Series(["a"] * 10)  # 10 a day
@@ -98,6 +120,18 @@ def test_unseen_platforms_share_and_absence_probability() -> None:
     assert c.current == 0.08 and c.n_current == 8 and c.n_reference == 200
     assert c.p_value == pytest.approx((1 - 0.08) ** 200)
     assert c.flagged and c.note == "New (8)"
+    assert (c.signal, c.name, c.test) == (
+        "unseen_platforms",
+        "platforms not in the reference",
+        "absence_probability",
+    )
+    assert c.reference == 0.0
+    two = dr.unseen_check(ref, pd.Series(["X"] * 2 + ["Y"] + ["A"] * 3), ALPHA)
+    assert two.note == "X (2); Y (1)" and two.current == 0.5
+    third = dr.unseen_check(ref, pd.Series(["X", "A", "A"]), ALPHA)
+    assert third.current == 0.3333  # rounded to 4 places
+    many = dr.unseen_check(ref, pd.Series([f"N{i:02d}" for i in range(12)]), ALPHA)
+    assert many.note.count("(1)") == 10, "the ten most frequent names only"
     none = dr.unseen_check(ref, pd.Series(["A", "B"]), ALPHA)
     assert none.effect == 0.0 and none.p_value == 1.0 and not none.flagged
     assert dr.unseen_check(ref, pd.Series([], dtype=object), ALPHA).effect == 0.0
@@ -107,6 +141,8 @@ def test_a_long_platform_name_is_shortened_in_the_note() -> None:
     long = "P" * 80
     c = dr.unseen_check(pd.Series(["A"] * 10), pd.Series([long]), ALPHA)
     assert c.note == "P" * 59 + "… (1)"
+    sixty = "Q" * 60
+    assert dr.unseen_check(pd.Series(["A"] * 10), pd.Series([sixty]), ALPHA).note == sixty + " (1)"
 
 
 @dataclass
@@ -119,20 +155,27 @@ class Rate:
 
 def test_override_checks_compare_the_latest_window_with_the_earlier_ones() -> None:
     rates = [
-        Rate(1, "immediate", 100, 5),
-        Rate(2, "immediate", 100, 5),
-        Rate(3, "immediate", 100, 30),  # latest: 30 % against 5 % before
-        Rate(1, "high", 100, 10),
-        Rate(3, "high", 100, 12),
-        Rate(3, "routine", 50, 5),  # no earlier window: not tested
+        Rate(3, "immediate", 4, 4),  # no earlier window: not tested (the others still are)
+        Rate(1, "high", 200, 60),
+        Rate(2, "high", 100, 40),  # earlier: 100 of 300
+        Rate(3, "high", 1, 1),  # latest: a single decision is still tested
+        Rate(1, "routine", 100, 5),
+        Rate(2, "routine", 100, 5),
+        Rate(3, "routine", 100, 30),  # latest: 30 % against 5 % before
     ]
     checks = {c.name: c for c in dr.override_checks(rates, ALPHA)}
-    assert list(checks) == ["tier=immediate", "tier=high"]
-    imm = checks["tier=immediate"]
-    assert (imm.reference, imm.current, imm.n_reference, imm.n_current) == (0.05, 0.3, 200, 100)
-    expected = stats.fisher_exact([[30, 70], [10, 190]], alternative="greater").pvalue
-    assert imm.p_value == pytest.approx(expected) and imm.effect == pytest.approx(0.25)
-    assert imm.flagged
+    assert list(checks) == ["tier=high", "tier=routine"]
     high = checks["tier=high"]
-    assert high.effect == pytest.approx(0.02) and not high.flagged
+    assert (high.reference, high.current, high.n_reference, high.n_current) == (0.3333, 1.0, 300, 1)
+    assert high.effect == pytest.approx(2 / 3) and high.large and not high.flagged
+    expected = stats.fisher_exact([[1, 0], [100, 200]], alternative="greater").pvalue
+    assert high.p_value == pytest.approx(expected)
+    routine = checks["tier=routine"]
+    assert (routine.reference, routine.current) == (0.05, 0.3)
+    assert (routine.n_reference, routine.n_current) == (200, 100)
+    expected = stats.fisher_exact([[30, 70], [10, 190]], alternative="greater").pvalue
+    assert routine.p_value == pytest.approx(expected) and routine.effect == pytest.approx(0.25)
+    assert routine.flagged and routine.signal == "overrides"
+    assert routine.test == "fisher_exact_greater" and routine.effect_name == "override_increase"
+    assert routine.note == "override rate: earlier windows vs the latest"
     assert dr.override_checks([], ALPHA) == []

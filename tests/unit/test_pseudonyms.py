@@ -64,17 +64,25 @@ def test_normalisation_per_kind(kind: str, raw: str, canonical: str) -> None:
     assert normalise(kind, raw) == canonical
 
 
-@pytest.mark.parametrize(("kind", "raw"), [("ip", "999.1.1.1"), ("ip", ""), ("phone", "call me")])
-def test_unusable_values_are_refused_without_echo(kind: str, raw: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "raw", "why"),
+    [
+        ("ip", "999.1.1.1", "not a valid IPv4 or IPv6 address"),
+        ("ip", "", "not a valid IPv4 or IPv6 address"),
+        ("phone", "call me", "phone number holds no digits"),
+    ],
+)
+def test_unusable_values_are_refused_without_echo(kind: str, raw: str, why: str) -> None:
     with pytest.raises(ValueError) as e:
         Pseudonymiser(KEY).pseudonym(kind, raw)
-    assert raw not in str(e.value) or raw == ""
+    assert str(e.value) == why
 
 
 def test_the_key_matters_and_is_never_shown() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as e:
         Pseudonymiser(b"x" * 15)
+    assert str(e.value) == "pseudonym key must be at least 16 bytes"
     Pseudonymiser(b"x" * 16)  # the shortest key accepted
     a, b = Pseudonymiser(KEY), Pseudonymiser(KEY[:-1] + b"0")
     assert a.pseudonym("email", "a@example.com") != b.pseudonym("email", "a@example.com")
-    assert "known-answer" not in repr(a) and "key hidden" in repr(a)
+    assert repr(a) == "Pseudonymiser(<key hidden>)"
