@@ -11,7 +11,7 @@ export BENTOML_DO_NOT_TRACK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test browser lint format typecheck lock bench mutation clean
+.PHONY: help venv run test browser lint format typecheck lock bench mutation mutation-score clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -67,7 +67,10 @@ mutation: $(STAMP) ## mutation testing (mutmut 3) of the safety-critical modules
 	rm -rf mutants
 	OMP_WAIT_POLICY=PASSIVE $(MUTMUT) run --max-children 2 || true
 	$(MUTMUT) results --all true > var/mutation-results.txt || true
-	$(PY) -c "import collections,re,sys; c=collections.Counter(); [c.update([(m.group(1), m.group(2))]) for m in (re.match(r'\s*(\S+?)\.x.*: (\w+)', l) for l in open('var/mutation-results.txt')) if m]; mods=sorted({k[0] for k in c}); [print(f'{m:32} killed {c[(m,"killed")]:4} survived {c[(m,"survived")]:4} other {sum(v for (mm,s),v in c.items() if mm==m and s not in ("killed","survived"))}') for m in mods]"
+	$(MAKE) --no-print-directory mutation-score
+
+mutation-score: ## killed mutants per module, from the last `make mutation`
+	@$(PY) -c 'import collections, re; K = "killed"; c = collections.Counter(re.match(r"\s*(\S+?)\.x.*: (.+)$$", l).groups() for l in open("var/mutation-results.txt") if ": " in l); tot = collections.Counter(m for (m, _), v in c.items() for _ in range(v)); print("\n".join(f"{m:22} killed {c[m, K]:4} of {tot[m]:4}  ({100 * c[m, K] / tot[m]:.1f} %)" for m in sorted(tot))); print(f"{chr(32) * 22} killed {sum(c[m, K] for m in tot):4} of {sum(tot.values()):4}")'
 
 clean: ## remove generated state (var/) and the virtual environment
 	rm -rf var $(VENV)

@@ -95,3 +95,14 @@ def test_fired_reads_each_rules_feature_as_a_flag() -> None:
     one = pd.DataFrame({r.feature: [0.0] for r in safety.RULES})
     one[safety.RULES[2].feature] = 1.0
     assert safety.fired(one)[0].tolist() == [j == 2 for j in range(len(safety.RULES))]
+
+
+def test_with_no_rules_nothing_fires_and_the_floor_is_routine(monkeypatch) -> None:
+    """The functions must also hold for an empty rule table (a deployment may disable
+    rules while one is reviewed): an (n, 0) matrix and rank 0, not an error."""
+    monkeypatch.setattr(safety, "RULES", ())
+    X = pd.DataFrame({"escalated": [1.0, 0.0, np.nan]})
+    fired = safety.fired(X)
+    assert fired.shape == (3, 0) and fired.dtype == bool
+    assert safety.floor_rank(fired).tolist() == [0, 0, 0]
+    assert safety.rule_names(fired) == [[], [], []]
