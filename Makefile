@@ -11,7 +11,7 @@ export BENTOML_DO_NOT_TRACK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test browser lint format typecheck lock bench clean
+.PHONY: help venv run test browser lint format typecheck lock bench mutation mutation-score clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +58,19 @@ lock: ## re-resolve requirements.lock from pyproject.toml
 
 bench: $(STAMP) ## benchmarks (ratios side by side)
 	$(PY) -m bench
+
+# mutmut imports the mutated copy in mutants/; the editable install's import hook would
+# hand the tests the original source instead, so it is taken out for this run only.
+MUTMUT := $(PY) -c "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; from mutmut.__main__ import cli; sys.argv[0] = 'mutmut'; cli()"
+
+mutation: $(STAMP) ## mutation testing (mutmut 3) of the safety-critical modules; scores in docs/testing.md
+	rm -rf mutants
+	OMP_WAIT_POLICY=PASSIVE $(MUTMUT) run --max-children 2 || true
+	$(MUTMUT) results --all true > var/mutation-results.txt || true
+	$(MAKE) --no-print-directory mutation-score
+
+mutation-score: ## killed mutants per module, from the last `make mutation`
+	@$(PY) -c 'import collections, re; K = "killed"; c = collections.Counter(re.match(r"\s*(\S+?)\.x.*: (.+)$$", l).groups() for l in open("var/mutation-results.txt") if ": " in l); tot = collections.Counter(m for (m, _), v in c.items() for _ in range(v)); print("\n".join(f"{m:22} killed {c[m, K]:4} of {tot[m]:4}  ({100 * c[m, K] / tot[m]:.1f} %)" for m in sorted(tot))); print(f"{chr(32) * 22} killed {sum(c[m, K] for m in tot):4} of {sum(tot.values()):4}")'
 
 clean: ## remove generated state (var/) and the virtual environment
 	rm -rf var $(VENV)

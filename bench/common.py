@@ -59,6 +59,7 @@ class Corpus:
     raw: list[dict[str, Any]]
     labelled: list[Labelled]
     parse_seconds: float
+    generate_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,7 +71,9 @@ def corpus(n: int, seed: int = 5) -> Corpus:
     """``n`` synthetic referrals over a span that keeps a national centre's daily rate."""
     from training.synthetic import generate
 
+    t0 = time.perf_counter()
     docs = generate(n, seed, date(2023, 1, 1), max(30, n * 365 // 100_000), labels=True)
+    generate_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     batch = parse_documents(docs, Pseudonymiser(KEY), labels=True)
     parse_s = time.perf_counter() - t0
@@ -80,7 +83,7 @@ def corpus(n: int, seed: int = 5) -> Corpus:
         {k: v for k, v in by_id[g.referral.referral_id].items() if k not in ("outcome", "_oracle")}
         for g in good
     ]
-    return Corpus(raw, good, parse_s)
+    return Corpus(raw, good, parse_s, generate_s)
 
 
 def labels(items: list[Labelled], head: str) -> np.ndarray:

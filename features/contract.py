@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -31,6 +33,22 @@ from features.countries import COUNTRY_CODES
 from features.pseudonyms import Pseudonymiser, is_pseudonym
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+#: No time in a document may be earlier: the CyberTipline opened in 1998, and no referral,
+#: incident, upload or login of interest predates the public web. Earlier dates are typos
+#: or epoch mix-ups (and before 1677 they overflow the features' nanosecond clock).
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+#: How far an incident, an upload or a login may follow the referral's receipt: time zones
+#: and clock skew between a platform and the reporter, not years (a year-9999 incident would
+#: raise the tier through "days from incident to receipt").
+AFTER_RECEIPT_TOLERANCE = timedelta(days=1)
+#: Counts a person can plausibly have; larger numbers are errors, and unbounded integers
+#: overflowed the store (``docs/service.md``, "What the door refuses").
+MAX_PRIOR_REPORTS = 100_000
+MAX_ACCOUNTS = 1_000_000
+#: ISO 8601 date and time with seconds optional, fraction optional and the offset required.
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$"
+)
 
 Source = Literal[
     "ncmec",
@@ -92,6 +110,46 @@ ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 _ID_RE = re.compile(ID_PATTERN)
 
 
+def _iso_text(value: Any) -> Any:
+    """JSON times must be ISO 8601 text with an offset: an epoch number is refused (seconds
+    or milliseconds? the difference is a millennium). Python datetimes pass (our own code)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 string with an offset (not a number)")
+    if not _ISO_DATETIME.match(value):
+        raise ValueError("must be ISO 8601 like 2024-01-31T12:00:00+00:00 (offset required)")
+    return value
+
+
+def _not_before_earliest(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError(f"before {EARLIEST.date().isoformat()}: not a plausible date")
+    return value
+
+
+#: Every time in a document: ISO 8601 text with an offset, not before :data:`EARLIEST`.
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_not_before_earliest)
+]
+
+
+def _exact_id(value: Any) -> Any:
+    """Ids are taken exactly as sent: the model strips spaces from strings, which would
+    make " ref1" and "ref1" one id, so the raw text is checked before that."""
+    if isinstance(value, str) and not _ID_RE.match(value):
+        raise ValueError("must be 1-64 characters of A-Z a-z 0-9 . _ : - (no spaces)")
+    return value
+
+
+#: A referral id exactly as the contract's pattern (no trimming).
+ReferralId = Annotated[
+    str,
+    BeforeValidator(_exact_id),
+    Field(pattern=ID_PATTERN, description="1-64 chars of [A-Za-z0-9._:-]"),
+]
+
+
 def _pseudonymise(kind: str, value: str, info: ValidationInfo) -> str:
     ctx = info.context or {}
     p = ctx.get("pseudonymiser")
@@ -149,7 +207,7 @@ class Identifier(_Model):
 class IpEvent(_Model):
     ip: str = Field(min_length=1, max_length=128, description="pseudonymised on ingestion")
     event: IpEventKind = "unknown"
-    at: AwareDatetime | None = None
+    at: Timestamp | None = None
     possible_proxy: bool | None = None
 
     @field_validator("ip")
@@ -165,9 +223,9 @@ class Subject(_Model):
     ip_events: list[IpEvent] = Field(default_factory=list, max_length=1000)
     age: int | None = Field(default=None, ge=0, le=120)
     location: Location | None = None
-    prior_reports: int = Field(default=0, ge=0)
+    prior_reports: int = Field(default=0, ge=0, le=MAX_PRIOR_REPORTS)
     group_identifier: str | None = Field(default=None, max_length=512)
-    associated_accounts: int = Field(default=0, ge=0)
+    associated_accounts: int = Field(default=0, ge=0, le=MAX_ACCOUNTS)
     account_disabled: bool | None = None
     compromised_account: bool | None = None
     access_to_children: bool | None = None
@@ -202,12 +260,12 @@ class FileDetails(_Model):
     relevance: Relevance = "reported"
     classification: Classification | None = None
     annotations: list[FileAnnotation] = Field(default_factory=list, max_length=10)
-    uploaded_at: AwareDatetime | None = None
+    uploaded_at: Timestamp | None = None
 
 
 class Incident(_Model):
     type: IncidentType
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Timestamp | None = None
     platform: str | None = Field(default=None, max_length=200)
     channel: Channel = "unknown"
     annotations: list[IncidentAnnotation] = Field(default_factory=list, max_length=5)
@@ -215,14 +273,16 @@ class Incident(_Model):
 
 class Batched(_Model):
     reason: Literal["viral_potential_meme"] = "viral_potential_meme"
-    accounts: int = Field(ge=1)
+    accounts: int = Field(ge=1, le=MAX_ACCOUNTS)
 
 
 class Referral(_Model):
     """One referral (``contract.md`` §1). Unknown fields are rejected so typos surface."""
 
-    referral_id: str = Field(pattern=ID_PATTERN, description="1-64 chars of [A-Za-z0-9._:-]")
-    received_at: AwareDatetime = Field(description="ISO 8601 with offset; not in the future")
+    referral_id: ReferralId
+    received_at: Timestamp = Field(
+        description="ISO 8601 with offset; from 1990 on, at most 5 minutes in the future"
+    )
     source: Source
     source_priority: str | None = Field(default=None, max_length=32)
     escalation_reason: str | None = Field(default=None, max_length=3000)
@@ -248,6 +308,26 @@ class Referral(_Model):
             raise ValueError("more than 5 minutes in the future")
         return v
 
+    @model_validator(mode="after")
+    def _times_follow_receipt(self) -> Referral:
+        """An incident, upload or login may not follow the receipt by more than
+        :data:`AFTER_RECEIPT_TOLERANCE`. Raised as ``path: reason`` (the door splits it)."""
+
+        def after(t: datetime | None) -> bool:  # a difference: no overflow near year 9999
+            return t is not None and t - self.received_at > AFTER_RECEIPT_TOLERANCE
+
+        late = ["incident.occurred_at"] if after(self.incident.occurred_at) else []
+        late += [f"files.{i}.uploaded_at" for i, f in enumerate(self.files) if after(f.uploaded_at)]
+        late += [
+            f"subjects.{i}.ip_events.{j}.at"
+            for i, s in enumerate(self.subjects)
+            for j, e in enumerate(s.ip_events)
+            if after(e.at)
+        ]
+        if late:
+            raise ValueError("; ".join(f"{p}: more than 1 day after received_at" for p in late))
+        return self
+
     @property
     def escalated(self) -> bool:
         return bool(self.escalation_reason and self.escalation_reason.strip())
@@ -262,7 +342,7 @@ class Outcome(_Model):
 
     viability: Viability
     urgency: Urgency
-    decided_at: AwareDatetime
+    decided_at: Timestamp
 
 
 class Oracle(_Model):
@@ -322,7 +402,7 @@ class Score(_Model):
 class Feedback(_Model):
     """A reviewer's decision (``contract.md`` §5); ``reason`` is required for an override."""
 
-    referral_id: str = Field(pattern=ID_PATTERN)
+    referral_id: ReferralId
     reviewer: str = Field(min_length=1, max_length=128)
     decision: Literal["confirm", "override"]
     tier: Tier

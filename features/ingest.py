@@ -7,7 +7,7 @@ Error texts never quote the offending value (it may be an identifier or free tex
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from features import strict_json
 from features.contract import Oracle, Outcome, Referral
 from features.pseudonyms import Pseudonymiser
 
@@ -66,12 +67,22 @@ class Batch:
         return [g.referral for g in self.good]
 
 
+_PATH_REASON = re.compile(r"^([A-Za-z_][\w.]*): (.+)$")
+
+
 def problems_from(err: ValidationError, prefix: str = "") -> list[Problem]:
+    """Every error as ``path: reason``. A whole-document check (a model validator, which
+    pydantic places at the root) says ``path: reason; path: reason`` and is put on its
+    fields here, so every problem names its field."""
     out = []
     for e in err.errors(include_input=False, include_url=False):
-        path = ".".join(str(p) for p in e["loc"]) or "(document)"
+        path = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
-        out.append(Problem(prefix + path, msg))
+        parts = [_PATH_REASON.match(part) for part in msg.split("; ")] if not path else []
+        if parts and all(parts):
+            out += [Problem(prefix + m.group(1), m.group(2)) for m in parts if m]
+        else:
+            out.append(Problem(prefix + (path or "(document)"), msg))
     return out
 
 
@@ -153,9 +164,9 @@ def iter_jsonl(path: Path) -> Iterator[Any]:
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as e:
-                yield Unparseable(f"not valid JSON (column {e.colno})")
+                yield strict_json.loads(line)
+            except strict_json.JsonProblem as e:
+                yield Unparseable(str(e).replace(" (line 1,", " ("))
 
 
 class Unparseable(str):

@@ -15,16 +15,16 @@ from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from features.contract import Feedback, Referral, Score, Source, Tier
+from features.contract import ID_PATTERN, Feedback, Referral, Score, Source, Tier
 from features.ingest import problems_from
 from serving import logs, web_routes
 from serving.http_io import ApiError, install, read_json
-from serving.queries import MAX_PAGE
+from serving.queries import MAX_OFFSET, MAX_PAGE
 from serving.records import ReferralRecord, UnknownReferral
 from serving.runtime import CURRENT, Runtime
 from serving.schemas import (
@@ -207,7 +207,7 @@ def _after_decision(rt: Runtime, record: Any) -> None:
 def queue(
     rt: Rt,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     tier: Tier | None = None,
     source: Source | None = None,
 ) -> QueuePage:
@@ -224,7 +224,9 @@ def queue(
     response_model=ReferralRecord,
     responses={404: {"model": ErrorAnswer}, **_ERRORS},
 )
-def referral(referral_id: str, rt: Rt) -> ReferralRecord:
+def referral(
+    referral_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=64)], rt: Rt
+) -> ReferralRecord:
     """A scored referral (pseudonymised, without free text): every score with its reasons,
     and every decision."""
     record = rt.store.referral(referral_id)

@@ -5,7 +5,7 @@ It wraps every route, BentoML's own included, so nothing is reachable without pa
 :data:`serving.auth.PERMISSIONS`: 401 without a valid token, 403 with the wrong role.
 Health, readiness, metrics and the reviewer page's static files are open
 (:data:`serving.auth.PUBLIC`); the data the page shows comes from API calls with a token.
-``/healthz`` and ``/readyz`` are answered here, as JSON that says whether the service is
+``/healthz`` (and BentoML's name for it, ``/livez``) and ``/readyz`` are answered here, as JSON that says whether the service is
 degraded and which model version answers (BentoML's own probes only say "up"). Every
 response carries ``X-Request-ID`` and ``X-Model-Version``.
 
@@ -32,7 +32,7 @@ from serving.auth import PUBLIC, Principal, authenticate, bearer, is_allowed, ro
 from serving.runtime import Runtime, RuntimeRef
 
 MAX_BODY = 10 * 1024 * 1024
-_QUIET = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})
+_QUIET = frozenset({"GET /healthz", "GET /livez", "GET /readyz", "GET /metrics"})
 
 
 class GatewayMiddleware:
@@ -73,7 +73,7 @@ class GatewayMiddleware:
     async def _route(
         self, scope: Scope, receive: Receive, send: Send, key: str | None, rt: Runtime | None
     ) -> None:
-        if key == "GET /healthz":
+        if key in ("GET /healthz", "GET /livez"):
             await _json({"status": "ok"}, 200)(scope, receive, send)
             return
         if rt is None:

@@ -45,7 +45,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 #: which sends it with every API call. The files hold no data.
 PAGE: frozenset[str] = frozenset({"GET /", "GET /web/app.js", "GET /web/app.css"})
 #: Open to anyone, no token: liveness, readiness, Prometheus scraping and the page's files.
-PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"}) | PAGE
+#: ``/livez`` is BentoML's name for liveness, listed in its OpenAPI document: answered too.
+PUBLIC: frozenset[str] = (
+    frozenset({"GET /healthz", "GET /livez", "GET /readyz", "GET /metrics"}) | PAGE
+)
 
 
 @dataclass(frozen=True)

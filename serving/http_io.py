@@ -9,7 +9,6 @@ could quote request data.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from features import strict_json
 from serving import logs
 from serving.schemas import ErrorAnswer, FieldError
 
@@ -29,7 +29,10 @@ class ApiError(Exception):
     def __init__(self, status: int, error: str, **extra: Any) -> None:
         super().__init__(error)
         self.status = status
-        self.body = ErrorAnswer(error=error, **extra).model_dump(mode="json", exclude_none=True)
+        # Absent parts are left out at the top only: a rejected referral's unreadable id
+        # stays ``"referral_id": null``, as the OpenAPI document requires.
+        body = ErrorAnswer(error=error, **extra).model_dump(mode="json")
+        self.body = {k: v for k, v in body.items() if v is not None}
 
 
 class Sealed:
@@ -85,16 +88,12 @@ async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
 
 
 async def read_json(request: Request) -> Any:
+    """The body as one JSON value, read by :func:`features.strict_json.loads` (duplicate keys,
+    NaN and over-long integers refused): 400 naming the problem, never quoting the body."""
     body = await request.body()
     if not body.strip():
         raise ApiError(400, "empty body: send a JSON document")
     try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, "body is not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise ApiError(
-            400, f"body is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
-        ) from None
-    except RecursionError:
-        raise ApiError(400, "body is nested too deeply") from None
+        return strict_json.loads(body)
+    except strict_json.JsonProblem as e:
+        raise ApiError(400, f"body is {e}" if str(e).startswith("not ") else f"body: {e}") from None

@@ -31,6 +31,8 @@ from serving.records import (
 )
 
 MAX_PAGE = 1000
+#: Deepest page start: far past any real queue, and inside a 64-bit SQL integer.
+MAX_OFFSET = 10_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -86,8 +88,8 @@ def queue(
     """
     if not 1 <= limit <= MAX_PAGE:
         raise StoreError("limit", f"must be between 1 and {MAX_PAGE}")
-    if offset < 0:
-        raise StoreError("offset", "must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise StoreError("offset", f"must be between 0 and {MAX_OFFSET}")
     if tier is not None and tier not in TIERS:
         raise StoreError("tier", f"must be one of {', '.join(TIERS)}")
     if source is not None and source not in get_args(Source):

@@ -11,8 +11,22 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # LightGBM on a busy host: training/fit.py
 
+from skipping import in_ci  # noqa: E402  (tests/ is on sys.path: rootdir conftest)
+
 from features.config import Settings  # noqa: E402
 from features.pseudonyms import Pseudonymiser  # noqa: E402
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Under CI nothing skips: a skip from anywhere (a plugin, a marker, a library's
+    importorskip) is reported as a failure with its reason."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, which must run everything: {reason}"
 
 
 @pytest.fixture(scope="session")

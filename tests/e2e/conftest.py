@@ -12,7 +12,6 @@ referral whose fields hold markup.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -24,19 +23,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "service"))
 from e2e_support import CHROMIUM, CHROMIUM_ARGS, SEED, markup_referral, seed_documents  # noqa: E402
 from service_support import Server  # noqa: E402
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from skipping import unavailable  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.is_file():
-        message = f"{CHROMIUM} missing: install Debian's chromium (see .ci/run, `make browser`)"
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(
+            f"the browser tests need Debian's Chromium at {CHROMIUM}: "
+            "`sudo apt-get install chromium` (or `make browser` as root)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

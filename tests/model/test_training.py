@@ -36,7 +36,13 @@ def test_report_has_the_documented_keys_and_the_oracle(report):
     oracle = report["oracle"]
     assert set(oracle) == {"convention", "heads", "ratio"}
     ratio = oracle["ratio"]["urgency"]["per_class"]["immediate"]["roc_auc"]
-    assert 0.5 < ratio < 1.1
+    ours = report["heads"]["urgency"]["per_class"]["immediate"]["roc_auc"]
+    best = oracle["heads"]["urgency"]["per_class"]["immediate"]["roc_auc"]
+    assert ratio == pytest.approx(ours / best, rel=1e-12), "the ratio is model over oracle"
+    ll = oracle["ratio"]["urgency"]["log_loss"]
+    assert ll == pytest.approx(
+        oracle["heads"]["urgency"]["log_loss"] / report["heads"]["urgency"]["log_loss"], rel=1e-12
+    ), "lower-is-better metrics: oracle over model"
     orderings = {"model", "oracle", "source_priority", "fifo", "rules_only"}
     assert set(report["capacity"]["policies"]) == orderings
     assert set(report["queue"]["policies"]) == orderings

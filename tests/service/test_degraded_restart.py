@@ -148,7 +148,27 @@ def audit(server: Server) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_the_audit_chain_catches_an_edited_decision(empty):
+def test_the_audit_chain_catches_an_edited_decision(empty, raw_referrals):
+    """Self-contained (it used to edit decision 3 made by an earlier test): it records its
+    own decisions, then edits the middle one of them."""
+    docs = [variant(d, "audit") for d in raw_referrals[80:83]]
+    with empty.client("scorer") as c:
+        scores = c.post("/score", json=docs).json()["scores"]
+    ids = []
+    with empty.client("reviewer") as c:
+        for sc in scores:
+            fb = {
+                "referral_id": sc["referral_id"],
+                "reviewer": "auditor",
+                "decision": "confirm",
+                "tier": sc["tier"],
+                "viability": "lead",
+                "model_version": sc["model_version"],
+            }
+            r = c.post("/feedback", json=fb)
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["decision"]["id"])
+    middle = ids[1]
     ok = audit(empty)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     engine = create_engine(empty.settings.store_url())
@@ -157,8 +177,10 @@ def test_the_audit_chain_catches_an_edited_decision(empty):
             conn.execute(text("DROP TRIGGER decisions_no_change ON decisions"))
         else:
             conn.execute(text("DROP TRIGGER decisions_no_update"))
-        conn.execute(text("UPDATE decisions SET reviewer = 'someone-else' WHERE id = 3"))
+        conn.execute(
+            text("UPDATE decisions SET reviewer = 'someone-else' WHERE id = :id"), {"id": middle}
+        )
     engine.dispose()
     broken = audit(empty)
     assert broken.returncode == 1
-    assert "BROKEN at decision 3" in broken.stdout
+    assert f"BROKEN at decision {middle}" in broken.stdout

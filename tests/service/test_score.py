@@ -123,3 +123,101 @@ def test_the_history_grows_with_every_referral_scored(live, raw_referrals):
     assert b["scores"][0]["features"]["link_prior_referrals"] == 1
     assert [s["features"]["link_prior_referrals"] for s in a["scores"]] == [0, 0]
     assert len(a["scores"]) == 2, "re-scoring keeps the earlier score"
+
+
+# -- strict input (issue 16): what a hostile client sent, each refused by name -----------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("received_at", "0001-01-01T00:00:00+00:00"),
+        ("received_at", "1677-01-01T00:00:00+00:00"),
+        ("received_at", 1577836800),
+        ("received_at", 1577836800.5),
+        ("referral_id", " padded"),
+    ],
+)
+def test_a_bad_referral_in_a_list_is_rejected_alone_and_the_rest_scored(
+    live, raw_referrals, field, value
+):
+    good = [variant(d, "strict") for d in raw_referrals[8:10]]
+    bad = variant(raw_referrals[10], "strict", **{field: value})
+    with live.client("scorer") as c:
+        r = c.post("/score", json=[good[0], bad, good[1]])
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [s["referral_id"] for s in body["scores"]] == [g["referral_id"] for g in good]
+        assert [(x["index"], [e["path"] for e in x["errors"]]) for x in body["rejected"]] == [
+            (1, [field])
+        ]
+        alone = c.post("/score", json=bad)
+        assert alone.status_code == 422, alone.text
+        assert [e["path"] for e in alone.json()["errors"]] == [field]
+
+
+def test_an_incident_years_after_receipt_is_refused(live, raw_referrals):
+    doc = variant(raw_referrals[11], "strict")
+    doc["incident"] = {**doc["incident"], "occurred_at": "9999-01-01T00:00:00+00:00"}
+    with live.client("scorer") as c:
+        r = c.post("/score", json=doc)
+    assert r.status_code == 422, r.text
+    assert [e["path"] for e in r.json()["errors"]] == ["incident.occurred_at"]
+    with live.client("reviewer") as c:
+        assert c.get(f"/referrals/{doc['referral_id']}").status_code == 404
+
+
+@pytest.mark.parametrize("digits", [309, 310, 5000])
+def test_huge_integers_are_refused_not_stored(live, raw_referrals, digits):
+    doc = variant(raw_referrals[12], "strict")
+    doc["subjects"] = [{"prior_reports": 1}]
+    text = json.dumps(doc).replace('"prior_reports": 1', '"prior_reports": ' + "9" * digits)
+    with live.client("scorer") as c:
+        r = c.post("/score", content=text, headers={"Content-Type": "application/json"})
+    expected = 400 if digits > 4300 else 422  # Python's int parser limit, else the bound
+    assert r.status_code == expected, r.text
+    if expected == 422:
+        assert [e["path"] for e in r.json()["errors"]] == ["subjects.0.prior_reports"]
+    with live.client("reviewer") as c:
+        assert c.get(f"/referrals/{doc['referral_id']}").status_code == 404
+
+
+def test_duplicate_keys_are_refused(live, raw_referrals):
+    doc = variant(raw_referrals[13], "strict")
+    text = json.dumps(doc)[:-1] + ', "source": "public"}'
+    with live.client("scorer") as c:
+        r = c.post("/score", content=text, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "duplicate key 'source'" in r.json()["error"]
+    with live.client("reviewer") as c:
+        assert c.get(f"/referrals/{doc['referral_id']}").status_code == 404
+
+
+def test_an_all_rejected_list_answers_the_documented_shape(live):
+    with live.client("scorer") as c:
+        r = c.post("/score", json=["nope", {"referral_id": "only-id"}])
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "no valid referral in the list"
+    assert [(x["index"], x["referral_id"]) for x in body["rejected"]] == [
+        (0, None),
+        (1, "only-id"),
+    ]
+    assert all(x["errors"] for x in body["rejected"])
+
+
+@pytest.mark.parametrize(
+    "query", ["offset=9223372036854775808", "offset=10000001", "offset=-1", "limit=0"]
+)
+def test_queue_parameters_are_bounded(live, query):
+    with live.client("reviewer") as c:
+        r = c.get(f"/queue?{query}")
+    assert r.status_code == 422, r.text
+    assert [e["path"] for e in r.json()["errors"]] == [f"query.{query.split('=')[0]}"]
+
+
+def test_a_referral_path_outside_the_id_pattern_is_refused(live):
+    with live.client("reviewer") as c:
+        r = c.get("/referrals/has%20space")
+    assert r.status_code == 422, r.text
+    assert [e["path"] for e in r.json()["errors"]] == ["path.referral_id"]

@@ -89,6 +89,7 @@ def test_page_shows_the_score_and_escapes_referral_markup(trained, pseudonymiser
     # the earlier referrals share the suspect's e-mail and IP: shown by pseudonym prefix
     related = records[-1].related
     assert {r.referral_id for r in related} == {x.referral_id for x in refs[:-1]}
+    assert all(r.shared for r in related), "each related referral says what it shares"
     assert all(re.fullmatch(r"(e-mail|IP) pn1:[0-9a-f]{8}…", k) for r in related for k in r.shared)
 
 
