@@ -153,3 +153,57 @@ def verdict(margin: Mapping[str, Any]) -> str:
     if hi < 0:
         return f"the model does NOT beat logistic regression: it is worse on immediate ROC-AUC (margin {auc['margin']:+.4f}, 95% CI {lo:+.4f} to {hi:+.4f})"
     return f"the model does NOT beat logistic regression: the margin on immediate ROC-AUC is not significant ({auc['margin']:+.4f}, 95% CI {lo:+.4f} to {hi:+.4f})"
+
+
+def training_rows(received_at: pd.Series, decided_at: pd.Series, window: np.ndarray) -> np.ndarray:
+    """Rows the learned baseline may learn from: received, and decided, before the window."""
+    t = pd.to_datetime(received_at, utc=True)
+    start = t[window].min()
+    return ((t < start) & (pd.to_datetime(decided_at, utc=True) < start)).to_numpy()
+
+
+def baselines_block(
+    X: pd.DataFrame,
+    y_urgency: np.ndarray,
+    received_at: pd.Series,
+    decided_at: pd.Series,
+    ids: np.ndarray,
+    window: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    n_boot: int = 200,
+) -> dict[str, Any]:
+    """The report's ``baselines`` block for the referrals of ``window``.
+
+    ``scores``: ordering name -> score on the window (higher first); must hold ``model``
+    (P(immediate)) and may hold ``rules_only``, ``source_priority``, ``oracle``. The
+    logistic regression is fitted here on the rows before the window.
+    """
+    pos = y_urgency[window] == "immediate"
+    t = received_at[window]
+    train = training_rows(received_at, decided_at, window)
+    out: dict[str, Any] = {"orderings": {}, "logistic": None, "margin_over_logistic": None}
+    all_scores = dict(scores)
+    enough = train.sum() >= 200 and len(set(y_urgency[train])) == len(URGENCY_CLASSES)
+    if enough:
+        pipe = fit_logistic(X[train], y_urgency[train])
+        all_scores["logistic"] = predict_logistic(pipe, X[window])[:, 0]
+        out["logistic"] = {"n_train": int(train.sum()), "pipeline": LOGISTIC_DESCRIPTION}
+    else:
+        out["logistic_missing"] = (
+            "fewer than 200 labelled referrals (or a class missing) before the window"
+        )
+    for name, s in all_scores.items():
+        out["orderings"][name] = scores_row(np.asarray(s, float), pos, t, ids[window])
+    if "logistic" in all_scores:
+        margin = paired_margin(all_scores["model"], all_scores["logistic"], pos, t, n_boot=n_boot)
+        out["margin_over_logistic"] = margin
+        out["verdict"] = verdict(margin)
+    else:
+        out["verdict"] = "no logistic regression: " + out["logistic_missing"]
+    return out
+
+
+LOGISTIC_DESCRIPTION = (
+    "scikit-learn: median imputation with missing-value indicators, signed log, standard "
+    "scaling, one-hot categoricals; multinomial logistic regression (C=1) on the model's features"
+)

@@ -55,6 +55,10 @@ MONOTONE_URGENCY: dict[str, int] = {
     "subject_prior_reports": 1,
     "subject_known_offender": 1,
     "subject_access_to_children": 1,
+    # domain.md §3: never down-rank on these alone (a product rule, not a fitted sign)
+    "fa_generative_ai": 1,
+    "ann_minor_to_minor": 1,
+    "fa_possible_self_production": 1,
 }
 REFERENCE_CLASS = URGENCY_CLASSES.index("routine")
 
@@ -72,6 +76,11 @@ class TrainConfig(BaseModel):
     early_stopping: int = Field(default=50, ge=5)
     early_stopping_share: float = Field(default=0.15, gt=0, lt=0.5)
     backtests: int = Field(default=2, ge=0)
+    audition: tuple[str, ...] = Field(
+        default=(),
+        description="configurations refitted on every backtest fold beside the product's "
+        "(training.backtests.CANDIDATES: logistic, shallow)",
+    )
     monotone: bool = Field(default=True, description="monotone urgency head (see MONOTONE_URGENCY)")
     params: dict[str, Any] = Field(default_factory=dict)
 
