@@ -65,8 +65,8 @@ def _metric_frame(
 
     return MetricFrame(
         metrics={
-            "fnr": lambda t, p: false_negative_rate(t, p, pos_label=1, zero_division=np.nan),
-            "fpr": lambda t, p: false_positive_rate(t, p, pos_label=1, zero_division=np.nan),
+            "fnr": lambda t, p: false_negative_rate(t, p, pos_label=1) if t.sum() else np.nan,
+            "fpr": lambda t, p: false_positive_rate(t, p, pos_label=1) if (1 - t).sum() else np.nan,
             "flagged_share": lambda t, p: selection_rate(t, p, pos_label=1),
         },
         y_true=positive.astype(int),
