@@ -105,6 +105,10 @@ def _candidate(
     return _judge(pred.p_urgency[:, 0], pred.rank == IMMEDIATE_RANK, ds, split.test, pred.priority)
 
 
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    return lambda msg: progress(prefix + msg)
+
+
 def spread(values: Sequence[float | None]) -> dict[str, float | None]:
     v = np.array([x for x in values if x is not None], dtype=float)
     if not len(v):
@@ -140,14 +144,12 @@ def run(
             "n_train": int(split.train.sum()),
             "n_test": int(split.test.sum()),
         }
-        row["candidates"] = {
-            name: _candidate(name, ds, split, cfg, lambda m, i=i: progress(f"  [fold {i}] {m}"))
-            for name in names
-        }
+        say: Progress = _prefixed(progress, f"  [fold {i}] ")
+        row["candidates"] = {name: _candidate(name, ds, split, cfg, say) for name in names}
         rows.append(row)
         prod = row["candidates"]["product"]
         progress(f"  [fold {i}] immediate ROC-AUC {prod['immediate_roc_auc'] or float('nan'):.4f}")
-    audition = {
+    audition: dict[str, dict[str, Any]] = {
         name: {
             k: spread([r["candidates"][name].get(k) for r in rows])
             for k in SPREAD_KEYS

@@ -126,10 +126,9 @@ def paired_margin(
         a = roc_auc_score(p, model[idx]) - roc_auc_score(p, other[idx])
         # a resample repeats referrals: rank by position so the order stays total
         pos = np.arange(len(idx))
-        r = recall_at_top(model[idx], p, t[idx], pos, 0.05) - recall_at_top(
-            other[idx], p, t[idx], pos, 0.05
-        )  # type: ignore[operator]
-        return (a, r)
+        r_model = recall_at_top(model[idx], p, t[idx], pos, 0.05) or 0.0
+        r_other = recall_at_top(other[idx], p, t[idx], pos, 0.05) or 0.0
+        return (a, r_model - r_other)
 
     point = diff(np.arange(n))
     draws = np.array([diff(rng.integers(0, n, n)) for _ in range(n_boot)])

@@ -16,6 +16,7 @@ group counts here, on the same resampled referrals for the group and the referen
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,8 @@ def _ratio_intervals(
         with np.errstate(invalid="ignore", divide="ignore"):
             draws.append(r / r[ref])
     d = np.array(draws)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a group without positives has no FNR: NaN, not noise
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.moveaxis(np.nanquantile(d, CI, axis=0), 0, -1)
 
 

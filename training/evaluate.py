@@ -257,6 +257,12 @@ def benchmark_headline(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def baseline_table(report: Mapping[str, Any]) -> pd.DataFrame:
+    """Model, logistic regression, rules, source priority and oracle side by side."""
+    b = report.get("baselines") or {"orderings": {}}
+    return pd.DataFrame.from_dict(b["orderings"], orient="index")
+
+
 def queue_table(report: Mapping[str, Any]) -> pd.DataFrame:
     """Hours to first review (p50/p95) for immediate and high, one row per ordering."""
     rows = {
