@@ -1,7 +1,7 @@
 """``make bench``: every benchmark in one run, one table of side-by-side ratios.
 
     .venv/bin/python -m bench [--n 100000] [--threads 2] [--train-sizes 100000,...,3000000]
-                              [--no-dask] [--no-http] [--no-worlds] [--worlds-n 100000]
+                              [--no-dask] [--no-http] [--no-worlds] [--worlds-n 40000]
                               [--json var/bench/results.json]
 
 Sizes default to what fits the 15-minute budget on this 2-core machine (training is
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     ap.add_argument("--no-dask", action="store_true", help="skip 1 vs 2 Dask workers")
     ap.add_argument("--no-http", action="store_true", help="skip bench.serve (HTTP)")
     ap.add_argument("--no-worlds", action="store_true", help="skip bench.worlds (both worlds)")
-    ap.add_argument("--worlds-n", type=int, default=100_000, help="referrals per world")
+    ap.add_argument("--worlds-n", type=int, default=40_000, help="referrals per world")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     started = time.perf_counter()

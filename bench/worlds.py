@@ -1,6 +1,6 @@
 """Model, logistic regression and oracle side by side on both synthetic worlds.
 
-    .venv/bin/python -m bench.worlds [--n 100000] [--days 730] [--threads 2] [--folds 0]
+    .venv/bin/python -m bench.worlds [--n 40000] [--days 730] [--threads 2] [--folds 0]
 
 Each world: a labelled stream over ``--days`` from 2023-01-01 (the hard world's drift date,
 2024-01-01, falls inside), the product's time split, the product model (``triage train``'s
@@ -120,7 +120,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> list[Row]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--n", type=int, default=40_000)
     ap.add_argument("--days", type=int, default=730)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--folds", type=int, default=0)
