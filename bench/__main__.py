@@ -1,7 +1,8 @@
 """``make bench``: every benchmark in one run, one table of side-by-side ratios.
 
     .venv/bin/python -m bench [--n 100000] [--threads 2] [--train-sizes 100000,...,3000000]
-                              [--no-dask] [--no-http] [--json var/bench/results.json]
+                              [--no-dask] [--no-http] [--no-worlds] [--worlds-n 40000]
+                              [--json var/bench/results.json]
 
 Sizes default to what fits the 15-minute budget on this 2-core machine (training is
 measured at 100k, 300k, 1M and 3M rows; features at 10k and 100k referrals, 1M with
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
     )
     ap.add_argument("--no-dask", action="store_true", help="skip 1 vs 2 Dask workers")
     ap.add_argument("--no-http", action="store_true", help="skip bench.serve (HTTP)")
+    ap.add_argument("--no-worlds", action="store_true", help="skip bench.worlds (both worlds)")
+    ap.add_argument("--worlds-n", type=int, default=40_000, help="referrals per world")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     started = time.perf_counter()
@@ -156,6 +159,11 @@ def main(argv: list[str] | None = None) -> list[Row]:
             rows += dask_scaling.run(model, data, Path(tmp))
         if not args.no_http:
             rows += _http(model, big.events, Path(tmp))
+
+    if not args.no_worlds:
+        from bench import worlds
+
+        rows += worlds.run(args.worlds_n, 730, args.train_threads)[0]
 
     total = time.perf_counter() - started
     print()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training.card_benchmark import benchmark_blocks
 from training.card_plots import (
     backlog_plot,
     importance,
@@ -191,6 +192,7 @@ def blocks(
             ("p", "Rolling-origin backtests:"),
             ("table", pd.DataFrame(list(backtests)).set_index("fold")),
         ]
+    out += benchmark_blocks(report)
     out += [
         ("h2", "Promotion decision at training time"),
         ("pre", decision.summary()) if decision is not None else ("p", "not assessed"),

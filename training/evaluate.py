@@ -35,10 +35,12 @@ from models import safety
 from models.conformal import TARGET, coverage_summary
 from models.degraded import predict_rules
 from models.operating_policy import OperatingPolicy, load_policy
-from models.policy import tier_orderings, tier_share_check
+from models.policy import TIER_BY_RANK, tier_orderings, tier_share_check
 from models.triage_model import Predictions
 from training.audit import capacity_audit, queue_audit
+from training.baselines import baselines_block
 from training.data import Dataset
+from training.disparities import disparities
 from training.metrics import (
     DEFAULT_BACKLOG_DAYS,
     capacity_metrics,
@@ -54,10 +56,11 @@ from training.queue_sim import (
     simulate_queue,
     source_priority,
 )
-from training.report_schema import evaluation_report
+from training.report_schema import evaluation_report, jsonable
 from training.workload import DEFAULT_BOOT, HEADLINE_SHARES, recall_at_share, workload_recall_curve
 
 GROUPINGS = ("source", "province")
+IMMEDIATE_RANK = next(k for k, v in TIER_BY_RANK.items() if v == "immediate")
 QUEUE_CLASSES = ("immediate", "high")
 
 
@@ -178,7 +181,7 @@ def evaluate(
     op, curve = operating_figures(model, y_u, t, ou, pred, prios, n_boot=min(n_boot, DEFAULT_BOOT))
     members = model.urgency_members(pu)
     target = model.sets.target if model.sets is not None else TARGET
-    return evaluation_report(
+    report = evaluation_report(
         heads=heads,
         capacity=capacity,
         queue=queue,
@@ -192,6 +195,40 @@ def evaluate(
         workload_recall=curve,
         conformal=coverage_summary(members, y_u, target),
     )
+    report.update(
+        jsonable(benchmark_blocks(ds, m, feats, pu, pred.rank, prios, n_boot=min(n_boot, 200)))
+    )
+    return report
+
+
+def benchmark_blocks(
+    ds: Dataset,
+    m: np.ndarray,
+    feats: Features,
+    pu: np.ndarray,
+    rank: np.ndarray,
+    prios: Mapping[str, np.ndarray],
+    n_boot: int = 200,
+) -> dict[str, Any]:
+    """``baselines`` (model vs logistic regression, rules, source priority, oracle) and
+    ``disparities`` (error rates per group at the operating point)."""
+    scores = {"model": pu[:, 0], **{k: prios[k] for k in ("rules_only", "source_priority")}}
+    if ds.oracle_urgency is not None:
+        scores["oracle"] = ds.oracle_urgency[m][:, 0]
+    meta = ds.feats.meta
+    block = baselines_block(
+        ds.feats.X,
+        ds.y_urgency,
+        meta["received_at"],
+        ds.decided_at,
+        meta["referral_id"].to_numpy(),
+        m,
+        scores,
+        n_boot=n_boot,
+    )
+    flagged = rank == IMMEDIATE_RANK
+    positive = ds.y_urgency[m] == "immediate"
+    return {"baselines": block, "disparities": disparities(feats.X, positive, flagged, n_boot)}
 
 
 def operating_figures(
@@ -365,7 +402,41 @@ def headline(report: Mapping[str, Any]) -> dict[str, float]:
         out[f"audit_{g}_flagged"] = sum(
             len(a["flagged"]) for a in report["audit"] if a["grouping"] == g
         )
+    out.update(benchmark_headline(report))
     return {k: float(v) for k, v in out.items() if v is not None}
+
+
+def benchmark_headline(report: Mapping[str, Any]) -> dict[str, Any]:
+    """MLflow metrics of the ``baselines`` and ``disparities`` blocks (when present)."""
+    out: dict[str, Any] = {}
+    b = report.get("baselines")
+    if b:
+        for name, row in b["orderings"].items():
+            for key, v in row.items():
+                out[f"baseline_{name}_{key}"] = v
+        margin = b.get("margin_over_logistic")
+        for key, m in (margin or {}).items():
+            if isinstance(m, Mapping):
+                out[f"margin_over_logistic_{key}"] = m["margin"]
+                out[f"margin_over_logistic_{key}_ci_low"] = m["ci95"][0]
+                out[f"margin_over_logistic_{key}_ci_high"] = m["ci95"][1]
+    d = report.get("disparities")
+    for grouping, table in (d or {}).get("groupings", {}).items():
+        for metric in ("fnr", "fpr", "flagged_share"):
+            ratios = [
+                g[f"{metric}_ratio"]
+                for g in table["groups"]
+                if g["status"] == "ok" and g[f"{metric}_ratio"] is not None
+            ]
+            if ratios:
+                out[f"disparity_{grouping}_max_{metric}_ratio"] = max(ratios)
+    return out
+
+
+def baseline_table(report: Mapping[str, Any]) -> pd.DataFrame:
+    """Model, logistic regression, rules, source priority and oracle side by side."""
+    b = report.get("baselines") or {"orderings": {}}
+    return pd.DataFrame.from_dict(b["orderings"], orient="index")
 
 
 def queue_table(report: Mapping[str, Any]) -> pd.DataFrame:

@@ -64,6 +64,10 @@ MONOTONE_URGENCY: dict[str, int] = {
     "subject_prior_reports": 1,
     "subject_known_offender": 1,
     "subject_access_to_children": 1,
+    # domain.md §3: never down-rank on these alone (a product rule, not a fitted sign)
+    "fa_generative_ai": 1,
+    "ann_minor_to_minor": 1,
+    "fa_possible_self_production": 1,
 }
 REFERENCE_CLASS = URGENCY_CLASSES.index("routine")
 
@@ -93,6 +97,11 @@ class TrainConfig(BaseModel):
         gt=0,
         lt=1,
         description="later share of the calibration window for the urgency sets",
+    )
+    audition: tuple[str, ...] = Field(
+        default=(),
+        description="configurations refitted on every backtest fold beside the product's "
+        "(training.backtests.CANDIDATES: logistic, shallow)",
     )
     monotone: bool = Field(default=True, description="monotone urgency head (see MONOTONE_URGENCY)")
     params: dict[str, Any] = Field(default_factory=dict)

@@ -18,10 +18,21 @@ from training.synthetic.scenarios import BASELINE_PER_YEAR, SCENARIOS, default_n
 
 HISTORY_START = date(2019, 1, 1)
 HISTORY_YEARS = 7  # 2019-2025: every drift in domain.md §4
+# "embedded": additive truth over observed fields; "hard": latent truth, noisy proxies,
+# missing not at random, drift at a change date, reviewer label noise (synthetic-data.md)
+WORLDS = ("embedded", "hard")
 
 
-def simulate(n: int, seed: int, start: date, days: int, scenario: str = "baseline"):  # type: ignore[no-untyped-def]
+def simulate(  # type: ignore[no-untyped-def]
+    n: int, seed: int, start: date, days: int, scenario: str = "baseline", world: str = "embedded"
+):
     """The stream as arrays (latent, observables, oracle) - for tests and diagnostics."""
+    if world not in WORLDS:
+        raise ValueError(f"unknown world {world!r}; known: {', '.join(WORLDS)}")
+    if world == "hard":
+        from training.synthetic.hard import simulate_hard
+
+        return simulate_hard(n, seed, start, days, scenario)
     from training.synthetic.stream import simulate as _simulate
 
     return _simulate(n, seed, start, days, scenario)
@@ -35,6 +46,7 @@ def iter_generate(
     scenario: str = "baseline",
     labels: bool = False,
     progress: Callable[[int], None] | None = None,
+    world: str = "embedded",
 ) -> Iterator[dict[str, Any]]:
     """Yield referral dicts sorted by ``received_at``; ``n=None`` derives it from the volume.
 
@@ -46,7 +58,7 @@ def iter_generate(
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
     if n is None:
         n = default_n(SCENARIOS[scenario], start, days)
-    sim = simulate(n, seed, start, days, scenario)
+    sim = simulate(n, seed, start, days, scenario, world)
     yield from documents(sim, labels=labels, progress=progress)
 
 
@@ -57,9 +69,10 @@ def generate(
     days: int,
     scenario: str = "baseline",
     labels: bool = False,
+    world: str = "embedded",
 ) -> list[dict[str, Any]]:
     """``n`` synthetic referrals received over ``days`` days from ``start``, as dicts."""
-    return list(iter_generate(n, seed, start, days, scenario, labels))
+    return list(iter_generate(n, seed, start, days, scenario, labels, world=world))
 
 
 def history_days(years: int = HISTORY_YEARS, start: date = HISTORY_START) -> int:
@@ -87,6 +100,7 @@ __all__ = [
     "HISTORY_START",
     "HISTORY_YEARS",
     "SCENARIOS",
+    "WORLDS",
     "default_history",
     "default_n",
     "generate",

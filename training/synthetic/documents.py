@@ -115,6 +115,8 @@ class Parts:
         self.cols.update({k: v.tolist() for k, v in sim.subjects.items() if k in _SUBJECT_COLS})
         self.phone_index = sim.subjects["phone_index"].tolist()
         self.prefix = f"syn-{sim.seed}-{sim.start:%Y%m%d}-{sim.scenario.name}-"
+        if sim.world != "embedded":
+            self.prefix += f"{sim.world}-"
         self.names = world.names
         self.u_cls, self.v_cls = sim.urgency.tolist(), sim.viability.tolist()
         self.pu = np.round(sim.p_urgency, 6).tolist()

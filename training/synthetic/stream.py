@@ -38,6 +38,7 @@ class Simulation:
     decided_after_s: np.ndarray  # seconds from receipt to decision
     observed_logit: np.ndarray  # immediate logit without the hidden term (for tests)
     rng_doc: np.random.Generator  # cosmetic choices when writing documents (offsets, cities)
+    world: str = "embedded"  # which generative story made it (training.synthetic.WORLDS)
 
 
 def simulate(n: int, seed: int, start: date, days: int, scenario: str = "baseline") -> Simulation:

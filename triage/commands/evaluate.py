@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from models.manifest import ModelIncompatible
     from training.data import load_cached
     from training.embedded import embedded_data
-    from training.evaluate import evaluate, headline, queue_table
+    from training.evaluate import baseline_table, evaluate, headline, queue_table
     from training.fit import say
     from training.pipeline import gate_data_mask
     from triage.common import pseudonymiser, report_rejected, settings
@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     width = max(map(len, figures))
     for k, v in figures.items():
         print(f"{k:<{width}}  {v:.4f}")
+    print("\nimmediate referrals: model against the baselines (test window):")
+    print(baseline_table(report).round(4).to_string())
+    print(report.get("baselines", {}).get("verdict", ""))
     print("\nqueue simulation, hours from arrival to first review:")
     print(queue_table(report).round(3).to_string())
     print(f"\nreport written to {out}")

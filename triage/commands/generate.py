@@ -26,6 +26,7 @@ def _date(text: str) -> date:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from training.synthetic import WORLDS
     from training.synthetic.scenarios import SCENARIOS
 
     p.add_argument(
@@ -42,6 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=sorted(SCENARIOS),
         default="baseline",
         help="drift scenario (default: baseline)",
+    )
+    p.add_argument(
+        "--world",
+        choices=WORLDS,
+        default="embedded",
+        help="generative story: embedded (additive truth) or hard (latent truth, noisy "
+        "proxies, missing not at random, drift, label noise; docs/synthetic-data.md)",
     )
     p.add_argument(
         "--out",
@@ -88,7 +96,14 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=n, unit="ref", file=sys.stderr, disable=n < PROGRESS_FROM, desc="generate")
     started = time.perf_counter()
     docs = iter_generate(
-        n, args.seed, args.start, args.days, args.scenario, labels=args.labels, progress=bar.update
+        n,
+        args.seed,
+        args.start,
+        args.days,
+        args.scenario,
+        labels=args.labels,
+        progress=bar.update,
+        world=args.world,
     )
     written = 0
     try:
@@ -107,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     secs = time.perf_counter() - started
     print(
-        f"wrote {written} referrals ({args.scenario}, seed {args.seed}) to {args.out} "
+        f"wrote {written} referrals ({args.world} world, {args.scenario}, seed {args.seed}) "
+        f"to {args.out} "
         f"in {secs:.1f}s ({written / max(secs, 1e-9):,.0f}/s)",
         file=sys.stderr,
     )

@@ -20,6 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="labelled JSON Lines (default: the embedded stream)")
     p.add_argument("--config", type=Path, help="JSON: TrainConfig fields and an optional 'gate'")
     p.add_argument("--backtests", type=int, help="rolling-origin backtests (default 2)")
+    p.add_argument(
+        "--audition",
+        type=lambda text: tuple(x for x in text.split(",") if x),
+        help="configurations refitted on every backtest fold beside the product's, e.g. "
+        "logistic,shallow (docs/evaluation.md, backtest)",
+    )
     from training.distributed_cli import add_engine_arguments
 
     add_engine_arguments(p)  # --engine {local,dask}, --scheduler ADDRESS (docs/scaling.md)
@@ -43,7 +49,13 @@ def confirmed_labels(s: Settings) -> list[Any]:
 
 
 def print_headline(result: Any, out: Any = sys.stdout) -> None:
-    from training.evaluate import at_capacity, beats_baselines, operating_summary, queue_table
+    from training.evaluate import (
+        at_capacity,
+        baseline_table,
+        beats_baselines,
+        operating_summary,
+        queue_table,
+    )
 
     rep = result.report
     print(f"\nmodel version {result.version} (run {result.run_id})", file=out)
@@ -60,6 +72,9 @@ def print_headline(result: Any, out: Any = sys.stdout) -> None:
     )
     if rep.get("operating_point") is not None:
         print("tiers on the test window:\n" + operating_summary(rep["operating_point"]), file=out)
+    print("immediate referrals: model against the baselines (test window):", file=out)
+    print(baseline_table(rep).round(4).to_string(), file=out)
+    print(rep.get("baselines", {}).get("verdict", ""), file=out)
     print("queue simulation, hours from arrival to first review:", file=out)
     print(queue_table(rep).round(3).to_string(), file=out)
     beats = beats_baselines(rep)
@@ -88,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     cfg, gate = load_config(args.config)
     if args.backtests is not None:
         cfg = cfg.model_copy(update={"backtests": args.backtests})
+    if args.audition is not None:
+        cfg = cfg.model_copy(update={"audition": args.audition})
     if args.data is not None and not args.data.exists():
         print(f"error: --data: {args.data} does not exist", file=sys.stderr)
         return 2
