@@ -144,3 +144,20 @@ class AnchorSchedule:
         self._stop.set()
         self._thread.join(timeout=5)
         self.anchor()
+
+
+def start_anchoring(rt: Any) -> AnchorSchedule | None:
+    """At service start: apply the access log's retention, then anchor the chains on a
+    schedule when ``TRIAGE_ANCHOR_KEY_FILE`` and ``TRIAGE_ANCHOR_FILE`` are set (None if
+    not). A key that cannot be used stops the start: anchoring was asked for."""
+    from datetime import timedelta
+
+    s = rt.settings
+    rt.store.prune_access(timedelta(days=s.access_log_days))
+    if s.anchor_key_file is None or s.anchor_file is None:
+        return None
+    schedule = AnchorSchedule(
+        rt.store, load_key(s.anchor_key_file, s.home), s.anchor_file, s.anchor_minutes
+    )
+    schedule.anchor()
+    return schedule.start()

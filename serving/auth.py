@@ -97,9 +97,13 @@ def create_token(
     if not 0 < lifetime <= 24 * 366:
         raise StoreError("hours", "must be more than 0 and at most a year")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires = store.now() + timedelta(hours=lifetime)
     store.insert_token(
-        name or role, role, hash_token(raw), expires_at=expires, by=by, rotated_from=rotated_from
+        name or role,
+        role,
+        hash_token(raw),
+        lifetime=timedelta(hours=lifetime),
+        by=by,
+        rotated_from=rotated_from,
     )
     return raw
 

@@ -13,6 +13,7 @@ the ``serving`` package, so an installed package finds them without an ``alembic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -65,10 +66,8 @@ def _private_file(path: Path) -> None:
     if not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
-        try:
+        with contextlib.suppress(FileExistsError):  # another worker made it first
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:  # another worker made it first
-            pass
 
 
 def writer(engine: Engine) -> Engine:

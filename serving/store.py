@@ -367,15 +367,20 @@ class Store:
         token_sha256: str,
         *,
         expires_at: datetime | None = None,
+        lifetime: timedelta | None = None,
         by: str | None = None,
         rotated_from: int | None = None,
     ) -> TokenInfo:
-        """Store a token's hash; the creation is recorded in the access log (with ``by``)."""
+        """Store a token's hash; the creation is recorded in the access log (with ``by``).
+
+        It expires at ``expires_at``, or ``lifetime`` after its creation (neither: never)."""
         if not 1 <= len(name) <= 128 or not name.isprintable():
             raise StoreError("name", "must be 1-128 printable characters")
         if role not in get_args(Role):
             raise StoreError("role", f"must be one of {', '.join(get_args(Role))}")
         now = self._now()
+        if lifetime is not None:
+            expires_at = now + lifetime
         row = TokenRow(
             name=name,
             role=role,
