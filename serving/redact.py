@@ -11,6 +11,7 @@ shapes, not every possible identifier; ``docs/privacy.md`` says what stays raw.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -30,7 +31,7 @@ def redact_identifiers(text: str | None) -> str | None:
     if not text:
         return text
     for kind, pattern in _PATTERNS:
-        text = pattern.sub(lambda m, k=kind: _replace(k, m), text)
+        text = pattern.sub(functools.partial(_replace, kind), text)
     return text
 
 

@@ -354,7 +354,9 @@ class Store:
     def hash_at(self, log_name: str, record_id: int) -> str | None:
         """The stored hash of record ``record_id`` of ``decisions`` or ``access`` (None:
         no such record, or cut by retention)."""
-        table = {"decisions": DecisionRow, "access": AccessRow}[log_name]
+        table: type[DecisionRow] | type[AccessRow] = (
+            DecisionRow if log_name == "decisions" else AccessRow
+        )
         with self._read() as s:
             return s.scalar(select(table.hash).where(table.id == record_id))
 

@@ -22,7 +22,9 @@ from serving.store import Store
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from roles import OPEN, ROLE_TABLE, ROLES  # noqa: E402
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(
+    900
+)  # the first test also pays for the session fixtures (a trained model, a server), minutes on a loaded host
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,9 @@ from sqlalchemy.exc import OperationalError
 
 from serving.store import Store
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(
+    900
+)  # the first test also pays for the session fixtures (a trained model, a server), minutes on a loaded host
 
 PG_ADMIN_URL = os.environ.get(
     "TRIAGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

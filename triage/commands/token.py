@@ -76,8 +76,8 @@ def _act(args: argparse.Namespace, store: Store) -> int:
         return 0
     if args.action == "rotate":
         old = next((t for t in store.tokens() if t.id == args.token_id), None)
-        hours = _hours(old.role, args.hours) if old is not None else None
-        print(rotate_token(store, args.token_id, hours=hours, by=_by(args)))
+        lifetime = _hours(old.role, args.hours) if old is not None else None
+        print(rotate_token(store, args.token_id, hours=lifetime, by=_by(args)))
         return 0
     if revoke_token(store, args.token_id, _by(args)):
         print(f"revoked token {args.token_id}", file=sys.stderr)
