@@ -23,7 +23,9 @@ from features.pseudonyms import Pseudonymiser
 from serving.store import Store
 from serving.web_routes import CSP
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(
+    900
+)  # the first test also pays for the session fixtures (a trained model, a server)
 
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 REVIEWER = "Reviewer Ada (badge 4471)"
