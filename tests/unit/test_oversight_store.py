@@ -337,3 +337,22 @@ def drop_access_triggers(url: str) -> None:
         raw_sql(url, "DROP TRIGGER access_log_no_change ON access_log")
     else:
         raw_sql(url, "DROP TRIGGER access_log_no_update", "DROP TRIGGER access_log_no_delete")
+
+
+def test_the_service_anchors_at_start_and_at_shutdown(store: Store, anchor_key: Path, tmp_path):
+    """What ``serving.service`` does: retention, an anchor at start, the schedule, and a
+    last anchor at shutdown (the interval is long, so exactly those two are written)."""
+    from types import SimpleNamespace
+
+    path = tmp_path / "anchors" / "anchors.jsonl"
+    settings = Settings(
+        home=tmp_path / "home", anchor_key_file=anchor_key, anchor_file=path, anchor_minutes=60
+    )
+    schedule = anchor.start_anchoring(SimpleNamespace(settings=settings, store=store))
+    assert schedule is not None and len(path.read_text().splitlines()) == 1
+    store.record_access(Access(action="read_queue", status=200))
+    schedule.stop()
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [x["access"]["id"] for x in lines] == [0, 1]
+    unset = Settings(home=tmp_path / "home")
+    assert anchor.start_anchoring(SimpleNamespace(settings=unset, store=store)) is None
