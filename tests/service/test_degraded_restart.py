@@ -133,7 +133,7 @@ def test_acknowledged_decisions_survive_sigkill_and_history_is_rebuilt(empty, ra
     with empty.client("reviewer") as c:
         for s in scores:
             record = c.get(f"/referrals/{s['referral_id']}").json()
-            assert [d["reviewer"] for d in record["decisions"]] == ["night-shift"]
+            assert [d["reviewer"] for d in record["decisions"]] == ["test-reviewer"]
         assert not {s["referral_id"] for s in scores} & {
             i["referral_id"] for i in c.get("/queue", params={"limit": 1000}).json()["items"]
         }
