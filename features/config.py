@@ -27,6 +27,28 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(default=None, description="MLflow tracking URI")
     model_name: str = Field(default="referral-triage", description="registered model name")
     known_hash_files: list[Path] = Field(default_factory=list)
+    pseudonym_key_file: Path | None = Field(
+        default=None,
+        description="file holding the pseudonym key; in production keep it outside home "
+        "(default: home/keys/pseudonym.key, made on first use)",
+    )
+    token_hours: dict[str, float] = Field(
+        default_factory=dict,
+        description='token lifetime by role, e.g. {"reviewer": 8} (default 12 h for '
+        "reviewers and admins, 90 days for the scorer)",
+    )
+    access_log_days: int = Field(
+        default=400, ge=1, description="days the access log is kept (triage audit prune)"
+    )
+    anchor_key_file: Path | None = Field(
+        default=None, description="HMAC key for chain anchors; must be outside home"
+    )
+    anchor_file: Path | None = Field(
+        default=None, description="append-only file the service writes signed chain heads to"
+    )
+    anchor_minutes: float = Field(
+        default=15.0, gt=0, description="how often the service anchors the chains"
+    )
 
     @property
     def data_dir(self) -> Path:
@@ -42,7 +64,7 @@ class Settings(BaseSettings):
 
     @property
     def key_file(self) -> Path:
-        return self.home / "keys" / "pseudonym.key"
+        return self.pseudonym_key_file or self.home / "keys" / "pseudonym.key"
 
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:
@@ -57,7 +79,9 @@ class Settings(BaseSettings):
     def resolve_pseudonym_key(self) -> bytes:
         """The configured key, or the embedded default: a random key made once under home/.
 
-        The default key file is created with mode 0600 and never leaves ``home``.
+        The default key file is created with mode 0600 in a 0700 folder. In production set
+        ``TRIAGE_PSEUDONYM_KEY_FILE`` to a path outside ``home`` (``docs/security.md``), so
+        a copy of the data home is not also the key to its pseudonyms.
         """
         if self.pseudonym_key is not None:
             key = self.pseudonym_key.get_secret_value().encode()
@@ -66,7 +90,7 @@ class Settings(BaseSettings):
             return key
         path = self.key_file
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))

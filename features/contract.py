@@ -399,16 +399,48 @@ class Score(_Model):
     route: Route | None = None
 
 
+def printable_name(value: str | None) -> str | None:
+    """Refuse control, format (bidi overrides, zero-width) and unassigned characters in a
+    person's name: it is shown to reviewers and hashed into the audit chains as written."""
+    if value is not None and not value.isprintable():
+        raise ValueError("must be printable text (no control or bidirectional characters)")
+    return value
+
+
+def clean_text(value: str | None) -> str | None:
+    """Free text may hold line breaks and tabs, never other control or format characters."""
+    if value is not None and not value.replace("\n", " ").replace("\t", " ").isprintable():
+        raise ValueError("must be printable text (no control or bidirectional characters)")
+    return value
+
+
 class Feedback(_Model):
-    """A reviewer's decision (``contract.md`` §5); ``reason`` is required for an override."""
+    """A reviewer's decision (``contract.md`` §5); ``reason`` is required for an override.
+
+    ``score_id`` (v1.1, optional for the store's own callers, required over HTTP) is the
+    score the reviewer was shown: the decision is bound to it, and refused when a newer
+    score has superseded it. ``reviewer`` may be left out over HTTP: the recorded reviewer
+    is the authenticated person, and a name sent must be theirs.
+    """
 
     referral_id: ReferralId
-    reviewer: str = Field(min_length=1, max_length=128)
+    reviewer: str | None = Field(default=None, min_length=1, max_length=128)
     decision: Literal["confirm", "override"]
     tier: Tier
     viability: Viability
     reason: str | None = Field(default=None, max_length=2000)
     model_version: str = Field(min_length=1, max_length=128)
+    score_id: int | None = Field(default=None, ge=1, description="the score the reviewer saw")
+
+    _printable_reviewer = field_validator("reviewer")(printable_name)
+    _clean_reason = field_validator("reason")(clean_text)
+
+    @field_validator("model_version")
+    @classmethod
+    def _version_text(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._:+-]+", value):
+            raise ValueError("must be a model version (letters, digits, . _ : + -)")
+        return value
 
     @model_validator(mode="after")
     def _override_needs_reason(self) -> Feedback:

@@ -25,7 +25,13 @@ from features.ingest import problems_from
 from serving import logs, web_routes
 from serving.http_io import ApiError, install, read_json
 from serving.queries import MAX_OFFSET, MAX_PAGE
-from serving.records import ReferralRecord, UnknownReferral
+from serving.records import (
+    NotThisPerson,
+    ReferralRecord,
+    StoreError,
+    SupersededScore,
+    UnknownReferral,
+)
 from serving.runtime import CURRENT, Runtime
 from serving.schemas import (
     ErrorAnswer,
@@ -158,6 +164,7 @@ def _account(rt: Runtime, answer: Answer) -> None:
     responses={
         200: {"model": FeedbackAnswer, "description": "already recorded"},
         404: {"model": ErrorAnswer},
+        409: {"model": ErrorAnswer, "description": "the score decided on was superseded"},
         **_ERRORS,
     },
     openapi_extra={
@@ -171,6 +178,9 @@ def _account(rt: Runtime, answer: Answer) -> None:
     summary="Record a reviewer's decision (201), or recognise a retry of one (200)",
 )
 async def feedback(request: Request, rt: Rt) -> Response:
+    """The decision is bound to ``score_id``, the score the reviewer was shown (required):
+    409 with the current score if a newer one superseded it. The recorded reviewer is the
+    token's person; a ``reviewer`` sent must be that name (else 403)."""
     value = await read_json(request)
     if not isinstance(value, dict):
         raise ApiError(422, "expected a feedback object")
@@ -178,11 +188,30 @@ async def feedback(request: Request, rt: Rt) -> Response:
         fb = Feedback.model_validate(value)
     except ValidationError as e:
         raise ApiError(422, "invalid feedback", errors=field_errors(problems_from(e))) from None
+    if fb.score_id is None:
+        raise ApiError(
+            422,
+            "invalid feedback",
+            errors=[{"path": "score_id", "reason": "required: the score you were shown"}],
+        )
     try:
         by = getattr(request.state, "principal", None)
         record, created = await anyio.to_thread.run_sync(rt.store.add_decision, fb, by)
     except UnknownReferral:
         raise ApiError(404, "no scored referral with this referral_id") from None
+    except SupersededScore as e:
+        raise ApiError(
+            409,
+            "a newer score has superseded the one decided on: review it and decide again",
+            current_score_id=e.current_score_id,
+            current=await anyio.to_thread.run_sync(_score_of, rt, fb.referral_id, e),
+        ) from None
+    except NotThisPerson as e:
+        raise ApiError(403, str(e)) from None
+    except StoreError as e:
+        raise ApiError(
+            422, "invalid feedback", errors=[{"path": e.field, "reason": e.reason}]
+        ) from None
     if created:
         await anyio.to_thread.run_sync(_after_decision, rt, record)
     logs.event(
@@ -190,6 +219,14 @@ async def feedback(request: Request, rt: Rt) -> Response:
     )
     body = FeedbackAnswer(created=created, decision=record).model_dump(mode="json")
     return JSONResponse(body, 201 if created else 200)
+
+
+def _score_of(rt: Runtime, referral_id: str, e: SupersededScore) -> dict[str, Any] | None:
+    stored = rt.store.referral(referral_id)
+    current = (
+        next((s for s in stored.scores if s.id == e.current_score_id), None) if stored else None
+    )
+    return current.score.model_dump(mode="json") if current else None
 
 
 def _after_decision(rt: Runtime, record: Any) -> None:
@@ -205,6 +242,7 @@ def _after_decision(rt: Runtime, record: Any) -> None:
 
 @app.get("/queue", response_model=QueuePage, responses=_ERRORS)
 def queue(
+    request: Request,
     rt: Rt,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -216,6 +254,7 @@ def queue(
     time waited against its tier's target and the hours left to its preservation
     deadline, with ``aged_because`` in words (contract §6 v1.1)."""
     items = rt.store.queue(limit=limit, offset=offset, tier=tier, source=source, policy=rt.policy)
+    request.state.shown_referrals = [i.referral_id for i in items]  # for the access log
     return QueuePage(items=items, limit=limit, offset=offset, model_version=rt.version)
 
 

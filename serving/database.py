@@ -13,6 +13,8 @@ the ``serving`` package, so an installed package finds them without an ``alembic
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -44,16 +46,28 @@ def backend_of(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; for a SQLite file its folder is created.
 
-    Callers own the engine (``dispose()`` it). Use :func:`writer` for write transactions.
+    A new SQLite file is created mode 0600 in a folder made 0700 (SQLite gives its ``-wal``
+    and ``-shm`` files the database file's mode), so other local users cannot read the
+    store. Callers own the engine (``dispose()`` it). Use :func:`writer` for write
+    transactions.
     """
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(u.database))
         engine = create_engine(u, connect_args={"timeout": BUSY_TIMEOUT_S})
         _sqlite_hooks(engine)
         return engine
     return create_engine(u, pool_pre_ping=True)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path``'s folder (0700) and the empty file (0600) unless they exist."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another worker made it first
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def writer(engine: Engine) -> Engine:

@@ -114,6 +114,8 @@ class ScoreRow(Base):
     features: Mapped[dict[str, Any]] = mapped_column(Json)
     retention_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     score: Mapped[dict[str, Any]] = mapped_column(Json)
+    #: the referral as this score saw it (None: scored before migration 0003)
+    document: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
 
 
 class DecisionRow(Base):
@@ -177,3 +179,55 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: None: made before migration 0003, never expires (rotate it)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    rotated_from: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+class AccessRow(Base):
+    """The access log: who read what, every refused request, every token change.
+
+    Append-only (triggers refuse updates, and deletes above the head's ``base_id``, which
+    only retention moves) and hash-chained like the decision log (``serving/chain.py``).
+    """
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    token_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    referral_ids: Mapped[list[str]] = mapped_column(Json)
+    detail: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AccessReferralRow(Base):
+    """Index of the referral ids each access record covers (derived from the record)."""
+
+    __tablename__ = "access_log_referrals"
+
+    referral_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_id: Mapped[int] = mapped_column(
+        ForeignKey("access_log.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AccessHeadRow(Base):
+    """The access chain's head; ``base_id``/``base_hash`` are where retention cut it."""
+
+    __tablename__ = "access_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    base_id: Mapped[int] = mapped_column(BigInteger)
+    base_hash: Mapped[str] = mapped_column(String(64))

@@ -82,9 +82,17 @@ def upsert_referrals(backend: str, rows: list[dict[str, Any]]) -> Any:
 
 
 def score_row(
-    score: Score, features: Mapping[str, Any], request_id: str, now: datetime, field: str
+    score: Score,
+    features: Mapping[str, Any],
+    request_id: str,
+    now: datetime,
+    field: str,
+    document: dict[str, Any] | None = None,
 ) -> ScoreRow:
-    """One inference-log row; ``field`` (e.g. ``items[3]``) names the item in errors."""
+    """One inference-log row; ``field`` (e.g. ``items[3]``) names the item in errors.
+
+    ``document`` is the stored form of the referral this score was made from: kept with
+    the score, so a later re-scoring never erases what an earlier reviewer saw."""
     doc = jsonable(score.model_dump(mode="json"), f"{field}.score")
     return ScoreRow(
         request_id=request_id,
@@ -102,4 +110,5 @@ def score_row(
         features=jsonable(dict(features), f"{field}.features"),
         retention_deadline=score.retention_deadline,
         score=doc,
+        document=document,
     )

@@ -44,6 +44,8 @@ ALLOWED_KEYS = frozenset(
         "limit",
         "store",
         "reason",
+        "failures",
+        "window_s",
     }
 )
 _SAFE = re.compile(r"^[A-Za-z0-9_.{}() :/-]{0,80}$")

@@ -57,6 +57,16 @@ class Metrics:
             ["tier"],
             registry=r,
         )
+        self.auth_failures = Counter(
+            "triage_auth_failures",
+            "Requests refused for a missing, unknown, expired or revoked token.",
+            registry=r,
+        )
+        self.auth_alarms = Counter(
+            "triage_auth_failure_alarms",
+            "Times one client address reached the repeated-failure threshold (alert on it).",
+            registry=r,
+        )
         self.model = Gauge(
             "triage_model_info",
             "1 for the model version being served (rules-* when degraded).",

@@ -23,7 +23,7 @@ from features.contract import (
     Viability,
 )
 from features.ingest import load_trusted
-from serving.db_models import DecisionRow, ReferralRow, ScoreRow, TokenRow
+from serving.db_models import AccessRow, DecisionRow, ReferralRow, ScoreRow, TokenRow
 
 
 class StoreError(Exception):
@@ -40,6 +40,22 @@ class UnknownReferral(StoreError, LookupError):
 
     def __init__(self) -> None:
         super().__init__("referral_id", "no scored referral with this id in the store")
+
+
+class SupersededScore(StoreError):
+    """The decision names a score that a newer one has replaced: the reviewer decided on
+    something no longer current. ``current_score_id`` is the one to show them instead."""
+
+    def __init__(self, current_score_id: int) -> None:
+        super().__init__("score_id", "a newer score has superseded the one decided on")
+        self.current_score_id = current_score_id
+
+
+class NotThisPerson(StoreError):
+    """The feedback names a reviewer other than the authenticated token's person."""
+
+    def __init__(self) -> None:
+        super().__init__("reviewer", "must be the name of the token's holder (or left out)")
 
 
 class _Record(BaseModel):
@@ -84,6 +100,8 @@ class StoredScore(_Record):
     recorded_at: AwareDatetime
     score: Score
     features: dict[str, Any]
+    #: the referral exactly as this score saw it (None: scored before this was kept)
+    referral: Referral | None = None
 
     @classmethod
     def of(cls, row: ScoreRow) -> StoredScore:
@@ -93,13 +111,15 @@ class StoredScore(_Record):
             recorded_at=row.recorded_at,
             score=Score.model_validate(row.score),
             features=row.features,
+            referral=load_trusted(row.document) if row.document is not None else None,
         )
 
 
 class ReferralRecord(_Record):
     """A referral with its whole history here: every score and every decision, oldest first.
 
-    ``referral`` is the stored document: pseudonymised, with ``narrative`` removed and
+    ``referral`` is the latest document; each score carries the version it was made from,
+    so a re-scored referral shows every earlier version. Documents are pseudonymised, with ``narrative`` removed and
     ``escalation_reason`` replaced by a marker (so ``referral.escalated`` still works).
     """
 
@@ -139,10 +159,13 @@ class ChainCheck(_Record):
     first_bad_id: int | None = None
     reason: str | None = None
 
+    head_id: int = 0
+    what: str = "decision"
+
     def __str__(self) -> str:
         if self.ok:
-            return f"OK: {self.checked} decisions, chain intact, head {self.head_hash}"
-        return f"BROKEN at decision {self.first_bad_id}: {self.reason}"
+            return f"OK: {self.checked} {self.what}s, chain intact, head {self.head_hash}"
+        return f"BROKEN at {self.what} {self.first_bad_id}: {self.reason}"
 
 
 class Counts(_Record):
@@ -178,16 +201,44 @@ class TokenInfo(_Record):
     role: Role
     created_at: datetime
     revoked: bool
+    revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    created_by: str | None = None
+    revoked_by: str | None = None
+    rotated_from: int | None = None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
 
     @classmethod
     def of(cls, row: TokenRow) -> TokenInfo:
-        return cls(
-            id=row.id,
-            name=row.name,
-            role=row.role,  # type: ignore[arg-type]
-            created_at=row.created_at,
-            revoked=row.revoked,
-        )
+        return cls.model_validate(row, from_attributes=True)
+
+
+class AccessRecord(_Record):
+    """One access-log entry: who (token, person, role), from where, did what, to which
+    referrals, with what result. ``client`` is the network address the request came from."""
+
+    id: int
+    at: AwareDatetime
+    action: str
+    status: int
+    actor: str | None
+    token_id: int | None
+    role: str | None
+    client: str | None
+    referral_ids: list[str]
+    detail: str | None
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, row: AccessRow) -> AccessRecord:
+        return cls.model_validate(row, from_attributes=True)
 
 
 def referral_of(row: ReferralRow) -> Referral:

@@ -37,6 +37,9 @@ class ErrorAnswer(BaseModel):
     error: str
     errors: list[FieldError] | None = None
     rejected: list[RejectedReferral] | None = None
+    #: 409 on feedback: the score that superseded the one decided on (show it instead)
+    current_score_id: int | None = None
+    current: dict[str, Any] | None = None
 
 
 class ScoreBatch(BaseModel):

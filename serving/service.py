@@ -23,6 +23,7 @@ import os
 import bentoml
 
 from features.config import Settings
+from serving.anchor import start_anchoring
 from serving.api import app
 from serving.app_auth import GatewayMiddleware
 from serving.runtime import CURRENT, Runtime, start
@@ -50,6 +51,7 @@ class TriageService:
     def __init__(self) -> None:
         self.runtime: Runtime = start(Settings())
         CURRENT.current = self.runtime
+        self.anchors = start_anchoring(self.runtime)
 
     def __metrics__(self, content: str) -> str:
         """BentoML's metrics; ours are among them when prometheus_client runs in
@@ -61,6 +63,8 @@ class TriageService:
     @bentoml.on_shutdown
     def close(self) -> None:
         CURRENT.current = None
+        if self.anchors is not None:
+            self.anchors.stop()  # the last anchor: the heads as the service leaves them
         self.runtime.close()
 
 

@@ -20,20 +20,32 @@ from sqlalchemy.orm import Session
 from features.contract import Feedback, Outcome, Referral, Role, Score, Source, Tier
 from features.ingest import Labelled
 from models.operating_policy import OperatingPolicy, load_policy
-from serving import chain, database, queries
+from serving import access_log, chain, database, queries
 from serving import inference_log as log
-from serving.db_models import ChainHeadRow, DecisionRow, ScoreRow, TokenRow
+from serving.access_log import Access
+from serving.db_models import (
+    AccessHeadRow,
+    AccessRow,
+    ChainHeadRow,
+    DecisionRow,
+    ScoreRow,
+    TokenRow,
+)
+from serving.redact import redact_identifiers
 
 if TYPE_CHECKING:  # serving.auth is built on the store
     from serving.auth import Principal
 from serving.records import (
+    AccessRecord,
     ChainCheck,
     Counts,
     DecisionRecord,
+    NotThisPerson,
     OverrideRate,
     QueueItem,
     ReferralRecord,
     StoreError,
+    SupersededScore,
     TokenInfo,
     UnknownReferral,
 )
@@ -109,8 +121,9 @@ class Store:
         Each item is ``(referral, score, features)``; ``features`` are the model inputs.
         ``request_id`` is the request's id, or one per item when several requests are
         committed together (:class:`serving.scoring.Scorer` groups concurrent requests).
-        Re-scoring a referral appends a score (earlier ones are kept) and replaces the stored
-        document with the newer one. Returns the new score ids in item order.
+        Re-scoring a referral appends a score and its document (earlier versions are kept,
+        each with the score made from it; decisions stay bound to theirs) and makes the
+        newer document the referral's latest. Returns the new score ids in item order.
         """
         given = [request_id] if isinstance(request_id, str) else list(request_id)
         ids = given * len(items) if isinstance(request_id, str) else given
@@ -124,8 +137,11 @@ class Store:
         for i, (ref, score, features) in enumerate(items):
             if score.referral_id != ref.referral_id:
                 raise StoreError(f"items[{i}].score.referral_id", "differs from the referral's")
-            referrals[ref.referral_id] = log.referral_values(ref, now)
-            scores.append(log.score_row(score, features, ids[i], now, f"items[{i}]"))
+            values = log.referral_values(ref, now)
+            referrals[ref.referral_id] = values
+            scores.append(
+                log.score_row(score, features, ids[i], now, f"items[{i}]", values["document"])
+            )
         rows = list(referrals.values())
         with self._write() as s, s.begin():
             for start in range(0, len(rows), _CHUNK):
@@ -141,31 +157,53 @@ class Store:
     ) -> tuple[DecisionRecord, bool]:
         """Append a reviewer's decision to the chain; returns ``(record, created)``.
 
-        ``by`` is the bearer token the service authenticated for the request: its id and
-        name are recorded (and hashed) beside the ``reviewer`` the client named.
+        ``by`` is the bearer token the service authenticated: the recorded ``reviewer`` is
+        its person (a name sent in ``fb`` must be theirs, else :class:`NotThisPerson`), its
+        id and name are recorded and hashed, and it is part of the idempotency key, so one
+        person's decision is never taken for another's retry. Without ``by`` (the store's
+        own callers) the feedback must name the reviewer.
 
-        Returns only after the commit, so a returned record is durable. The decision is
-        tied to the referral's latest score (what the reviewer was shown). Sending the same
+        The decision is bound to ``fb.score_id``, the score the reviewer was shown (without
+        one: the latest). A score that a newer one has superseded is refused with
+        :class:`SupersededScore`; a ``model_version`` other than that score's is refused.
+        Identifiers typed into ``reason`` are redacted (:mod:`serving.redact`).
+
+        Returns only after the commit, so a returned record is durable. Sending the same
         decision on the same score again stores nothing and returns the first record with
         ``created=False``, so clients may retry freely. Writers are serialised on the chain
         head, so concurrent calls (threads, workers, hosts) never fork the chain.
 
         Raises :class:`UnknownReferral` if the referral was never scored here.
         """
-        content = fb.model_dump()
+        content = fb.model_dump(exclude={"score_id"})
+        if by is not None:
+            if fb.reviewer is not None and fb.reviewer != by.name:
+                raise NotThisPerson()
+            content["reviewer"] = by.name
+        elif not fb.reviewer:
+            raise StoreError("reviewer", "required when no authenticated person records it")
+        content["reason"] = redact_identifiers(fb.reason)
         with self._write() as s, s.begin():
             head = s.execute(
                 select(ChainHeadRow).where(ChainHeadRow.id == 1).with_for_update()
             ).scalar_one()
-            score_id = s.scalar(
-                select(ScoreRow.id)
+            latest = s.execute(
+                select(ScoreRow.id, ScoreRow.model_version)
                 .where(ScoreRow.referral_id == fb.referral_id)
                 .order_by(ScoreRow.id.desc())
                 .limit(1)
-            )
-            if score_id is None:
+            ).first()
+            if latest is None:
                 raise UnknownReferral()
-            key = chain.idempotency_key(content, score_id)
+            score_id, version = int(latest[0]), str(latest[1])
+            if fb.score_id is not None and fb.score_id != score_id:
+                seen = s.get(ScoreRow, fb.score_id)
+                if seen is None or seen.referral_id != fb.referral_id:
+                    raise StoreError("score_id", "not a score of this referral")
+                raise SupersededScore(score_id)
+            if fb.model_version != version:
+                raise StoreError("model_version", "is not the version of the score decided on")
+            key = chain.idempotency_key(content, score_id, by.token_id if by else None)
             existing = s.scalar(select(DecisionRow).where(DecisionRow.idempotency_key == key))
             if existing is not None:
                 return DecisionRecord.of(existing), False
@@ -207,11 +245,12 @@ class Store:
             ).mappings()
             checked, broken = chain.find_break(rows, head.last_id, head.last_hash)
         if broken is None:
-            return ChainCheck(ok=True, checked=checked, head_hash=head.last_hash)
+            return ChainCheck(ok=True, checked=checked, head_hash=head.last_hash, head_id=checked)
         return ChainCheck(
             ok=False,
             checked=checked,
             head_hash=head.last_hash,
+            head_id=head.last_id,
             first_bad_id=broken.record_id,
             reason=broken.reason,
         )
@@ -286,38 +325,120 @@ class Store:
         with self._read() as s:
             return queries.counts(s)
 
+    # --- the access log (serving.access_log) --------------------------------------------
+
+    def record_access(self, *entries: Access) -> list[AccessRecord]:
+        """Append access records (one transaction); durable when this returns."""
+        with self._write() as s, s.begin():
+            return access_log.append(s, entries, self._now())
+
+    def access_for(self, referral_id: str) -> list[AccessRecord]:
+        """Who read (or was refused) this referral, or saw it on a queue page."""
+        with self._read() as s:
+            return access_log.for_referral(s, referral_id)
+
+    def access_recent(self, limit: int = 100) -> list[AccessRecord]:
+        with self._read() as s:
+            return access_log.recent(s, limit)
+
+    def verify_access(self) -> ChainCheck:
+        with self._read() as s:
+            return access_log.verify(s)
+
+    def prune_access(self, keep: timedelta) -> int:
+        """Retention: delete access records older than ``keep``; returns how many."""
+        with self._write() as s, s.begin():
+            return access_log.prune(s, self._now() - keep)
+
+    # --- anchoring (serving.anchor) ---------------------------------------------------
+
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """Both chains' heads, ``{"decisions": (id, hash), "access": (id, hash)}``."""
+        with self._read() as s:
+            d = s.get(ChainHeadRow, 1)
+            a = s.get(AccessHeadRow, 1)
+            if d is None or a is None:
+                raise StoreError("chain", "chain head missing")
+            return {"decisions": (d.last_id, d.last_hash), "access": (a.last_id, a.last_hash)}
+
+    def hash_at(self, log_name: str, record_id: int) -> str | None:
+        """The stored hash of record ``record_id`` of ``decisions`` or ``access`` (None:
+        no such record, or cut by retention)."""
+        table: type[DecisionRow] | type[AccessRow] = (
+            DecisionRow if log_name == "decisions" else AccessRow
+        )
+        with self._read() as s:
+            return s.scalar(select(table.hash).where(table.id == record_id))
+
     # --- tokens (use serving.auth, which hashes them) -----------------------------------
 
-    def insert_token(self, name: str, role: Role, token_sha256: str) -> TokenInfo:
-        if not 1 <= len(name) <= 128:
-            raise StoreError("name", "must be 1-128 characters")
+    def insert_token(
+        self,
+        name: str,
+        role: Role,
+        token_sha256: str,
+        *,
+        expires_at: datetime | None = None,
+        lifetime: timedelta | None = None,
+        by: str | None = None,
+        rotated_from: int | None = None,
+    ) -> TokenInfo:
+        """Store a token's hash; the creation is recorded in the access log (with ``by``).
+
+        It expires at ``expires_at``, or ``lifetime`` after its creation (neither: never)."""
+        if not 1 <= len(name) <= 128 or not name.isprintable():
+            raise StoreError("name", "must be 1-128 printable characters")
         if role not in get_args(Role):
             raise StoreError("role", f"must be one of {', '.join(get_args(Role))}")
+        now = self._now()
+        if lifetime is not None:
+            expires_at = now + lifetime
         row = TokenRow(
-            name=name, role=role, token_sha256=token_sha256, created_at=self._now(), revoked=False
+            name=name,
+            role=role,
+            token_sha256=token_sha256,
+            created_at=now,
+            revoked=False,
+            expires_at=expires_at,
+            created_by=by,
+            rotated_from=rotated_from,
         )
         with self._write() as s, s.begin():
             s.add(row)
             s.flush()
+            what = "token_rotated" if rotated_from else "token_created"
+            detail = f"token {row.id} ({role}) for {name}"[:256]
+            access_log.append(s, [Access(action=what, status=0, actor=by, detail=detail)], now)
             return TokenInfo.of(row)
 
     def find_token(self, token_sha256: str) -> TokenInfo | None:
-        """The token with this hash if it exists and is not revoked."""
+        """The token with this hash if it exists, is not revoked and has not expired."""
         with self._read() as s:
             row = s.scalar(
                 select(TokenRow).where(TokenRow.token_sha256 == token_sha256, ~TokenRow.revoked)
             )
-            return None if row is None else TokenInfo.of(row)
+            if row is None or (row.expires_at is not None and row.expires_at <= self._now()):
+                return None
+            return TokenInfo.of(row)
 
     def tokens(self) -> list[TokenInfo]:
         with self._read() as s:
             return [TokenInfo.of(r) for r in s.scalars(select(TokenRow).order_by(TokenRow.id))]
 
-    def revoke_token(self, token_id: int) -> bool:
+    def revoke_token(self, token_id: int, by: str | None = None) -> bool:
         """Revoke a token; False if there is no such token or it was already revoked."""
+        now = self._now()
         with self._write() as s, s.begin():
             row = s.get(TokenRow, token_id)
             if row is None or row.revoked:
                 return False
-            row.revoked, row.revoked_at = True, self._now()
+            row.revoked, row.revoked_at, row.revoked_by = True, now, by
+            detail = f"token {row.id} ({row.role}) for {row.name}"[:256]
+            access_log.append(
+                s, [Access(action="token_revoked", status=0, actor=by, detail=detail)], now
+            )
             return True
+
+    def now(self) -> datetime:
+        """The store's clock (UTC), for callers that compare with its times."""
+        return self._now()

@@ -9,6 +9,10 @@
  *   the Authorization header of fetch() calls to this origin; never in a URL, never in a
  *   cookie, so no other site can make the browser send it.
  * - Metadata only: the page draws its chart as inline SVG and never loads an image.
+ * - A session ends after IDLE_MS without a key press or pointer use (auto-refresh does not
+ *   count): the token is dropped from the tab, as on sign-out.
+ * - A decision names the score on screen (score_id): if a newer score replaced it, the
+ *   service answers 409 and the page shows the new one to be reviewed again.
  */
 "use strict";
 
@@ -16,6 +20,7 @@
   const KEY_TOKEN = "triage.token";
   const KEY_REVIEWER = "triage.reviewer";
   const REFRESH_MS = 30000;
+  const IDLE_MS = 15 * 60 * 1000;
   const DRIFT_MS = 300000;
   const PAGE_SIZE = 200;
   const SHORT_MS = 3 * 86400 * 1000;
@@ -37,6 +42,7 @@
     record: null,
     busy: false,
     timers: [],
+    lastActive: Date.now(),
   };
 
   const $ = (id) => document.getElementById(id);
@@ -218,6 +224,14 @@
     state.timers.push(setInterval(() => { if (!state.busy) refreshQueue(); }, REFRESH_MS));
     state.timers.push(setInterval(checkStatus, DRIFT_MS));
     state.timers.push(setInterval(tick, 1000));
+    state.lastActive = Date.now();
+    state.timers.push(setInterval(checkIdle, 5000));
+  }
+
+  function checkIdle() {
+    if (state.token && Date.now() - state.lastActive > IDLE_MS) {
+      signOut(`Signed out after ${IDLE_MS / 60000} minutes without activity: sign in again.`);
+    }
   }
 
   function signOut(message) {
@@ -632,12 +646,18 @@
     state.busy = true;
     decisionError("");
     for (const b of document.querySelectorAll("#decide button")) b.disabled = true;
+    const shown = state.record.scores[state.record.scores.length - 1].id;
     const r = await call("/feedback", {
       method: "POST",
-      body: { referral_id: id, reviewer: state.reviewer, model_version: score.model_version, ...choice },
+      body: { referral_id: id, score_id: shown, model_version: score.model_version, ...choice },
     });
     state.busy = false;
     if (!state.token) return;
+    if (r.status === 409) {
+      await openReferral(id);
+      decisionError("A newer score replaced the one you saw (shown now): review it and decide again.");
+      return;
+    }
     if (r.status !== 201 && r.status !== 200) {
       for (const b of document.querySelectorAll("#decide button")) b.disabled = false;
       decisionError(r.status === 422
@@ -691,6 +711,9 @@
     $("filter-tier").addEventListener("change", refreshQueue);
     $("filter-source").addEventListener("change", refreshQueue);
     document.addEventListener("keydown", onKey);
+    for (const kind of ["keydown", "pointerdown", "pointermove", "wheel"]) {
+      document.addEventListener(kind, () => { state.lastActive = Date.now(); }, { passive: true });
+    }
     const token = sessionStorage.getItem(KEY_TOKEN);
     const name = sessionStorage.getItem(KEY_REVIEWER);
     if (token && name) startWork(token, name);

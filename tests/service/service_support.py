@@ -26,7 +26,7 @@ from serving.auth import ROLES, create_token
 from serving.store import Store
 
 KEY = "test-key-0123456789abcdef"  # the `trained` fixture's pseudonym key
-START_TIMEOUT_S = 90
+START_TIMEOUT_S = 240  # a shared, loaded 2-core host can take minutes to import it all
 
 
 def free_port() -> int:
@@ -158,10 +158,22 @@ class Server:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
+    def person_token(self, role: str, name: str, hours: float | None = None) -> str:
+        """A further token, for a named person."""
+        with Store(self.settings.store_url()) as store:
+            return create_token(store, role, name, hours=hours)  # type: ignore[arg-type]
+
     def make_tokens(self) -> None:
         with Store(self.settings.store_url()) as store:
             store.migrate()
             self.tokens = {role: create_token(store, role, f"test-{role}") for role in ROLES}
+
+
+def shown(client: httpx.Client, referral_id: str) -> int:
+    """The id of the score a reviewer is shown for ``referral_id`` (its latest)."""
+    r = client.get(f"/referrals/{referral_id}")
+    assert r.status_code == 200, r.text
+    return int(r.json()["scores"][-1]["id"])
 
 
 def uid(prefix: str) -> str:

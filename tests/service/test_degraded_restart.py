@@ -19,7 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from service_support import KEY, Server, at, check_score, uid, variant, with_subject
+from service_support import (
+    KEY,
+    Server,
+    at,
+    check_score,
+    shown,
+    uid,
+    variant,
+    with_subject,
+)
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
@@ -84,6 +93,7 @@ def test_no_model_means_rules_answer_200_and_are_recorded(empty, raw_referrals):
         assert all(x["cannot_rule_out_immediate"] is True for x in batch["scores"])
         assert all(x["urgency_set"][0] == "immediate" for x in batch["scores"])
         model = c.get("/model").json()
+    with empty.client("admin") as c:
         metrics = c.get("/metrics").text
     assert model["version"] == RULES_VERSION and model["degraded"] is True
     assert 'triage_degraded_answers_total{reason="no_model"} 20.0' in metrics
@@ -105,15 +115,15 @@ def test_acknowledged_decisions_survive_sigkill_and_history_is_rebuilt(empty, ra
         scores = c.post("/score", json=docs).json()["scores"]
 
     def decide(score: dict) -> tuple[int, int]:
-        fb = {
-            "referral_id": score["referral_id"],
-            "reviewer": "night-shift",
-            "decision": "confirm",
-            "tier": score["tier"],
-            "viability": "lead",
-            "model_version": score["model_version"],
-        }
         with empty.client("reviewer") as c:
+            fb = {
+                "referral_id": score["referral_id"],
+                "score_id": shown(c, score["referral_id"]),
+                "decision": "confirm",
+                "tier": score["tier"],
+                "viability": "lead",
+                "model_version": score["model_version"],
+            }
             r = c.post("/feedback", json=fb)
         assert r.status_code == 201, r.text
         return r.status_code, r.json()["decision"]["id"]
@@ -126,7 +136,7 @@ def test_acknowledged_decisions_survive_sigkill_and_history_is_rebuilt(empty, ra
     with empty.client("reviewer") as c:
         for s in scores:
             record = c.get(f"/referrals/{s['referral_id']}").json()
-            assert [d["reviewer"] for d in record["decisions"]] == ["night-shift"]
+            assert [d["reviewer"] for d in record["decisions"]] == ["test-reviewer"]
         assert not {s["referral_id"] for s in scores} & {
             i["referral_id"] for i in c.get("/queue", params={"limit": 1000}).json()["items"]
         }

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from service_support import at, uid, variant
+from service_support import at, shown, uid, variant
 
 from features.contract import TIERS
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def decision(score: dict, **changes) -> dict:
+def decision(score: dict, score_id: int, **changes) -> dict:
     body = {
         "referral_id": score["referral_id"],
-        "reviewer": "reviewer-7",
+        "score_id": score_id,
         "decision": "confirm",
         "tier": score["tier"],
         "viability": max(score["viability"], key=score["viability"].get),
@@ -36,7 +36,8 @@ def test_feedback_round_trip(live, raw_referrals):
         score = c.post("/score", json=doc).json()
     with live.client("reviewer") as c:
         assert doc["referral_id"] in queue_ids(c)
-        fb = decision(score, decision="override", tier="immediate", reason="victim at risk")
+        sid = shown(c, doc["referral_id"])
+        fb = decision(score, sid, decision="override", tier="immediate", reason="victim at risk")
         first = c.post("/feedback", json=fb)
         assert first.status_code == 201, first.text
         again = c.post("/feedback", json=fb)
@@ -47,8 +48,8 @@ def test_feedback_round_trip(live, raw_referrals):
         assert doc["referral_id"] not in queue_ids(c)
     assert [d["decision"] for d in record["decisions"]] == ["override"]
     assert record["decisions"][0]["tier"] == "immediate"
-    # who: the reviewer the client named, and the token the service authenticated
-    assert record["decisions"][0]["reviewer"] == "reviewer-7"
+    # who: the token's person, recorded as the reviewer and as the recording token
+    assert record["decisions"][0]["reviewer"] == "test-reviewer"
     assert record["decisions"][0]["recorded_by"] == "test-reviewer"
     assert isinstance(record["decisions"][0]["recorded_by_token"], int)
     assert record["decisions"][0]["score_id"] == record["scores"][-1]["id"]
@@ -60,14 +61,15 @@ def test_feedback_errors(live, raw_referrals):
     with live.client("scorer") as c:
         score = c.post("/score", json=doc).json()
     with live.client("reviewer") as c:
-        r = c.post("/feedback", json=decision(score, decision="override", tier="immediate"))
+        sid = shown(c, doc["referral_id"])
+        r = c.post("/feedback", json=decision(score, sid, decision="override", tier="immediate"))
         assert r.status_code == 422
         assert r.json()["errors"] == [
             {"path": "reason", "reason": "required when decision is 'override'"}
         ]
-        r = c.post("/feedback", json=decision(score, referral_id=uid("never-scored")))
+        r = c.post("/feedback", json=decision(score, sid, referral_id=uid("never-scored")))
         assert r.status_code == 404
-        r = c.post("/feedback", json=decision(score, tier="soon", reviewer=""))
+        r = c.post("/feedback", json=decision(score, sid, tier="soon", reviewer=""))
         assert r.status_code == 422
         assert {e["path"] for e in r.json()["errors"]} == {"tier", "reviewer"}
         assert c.post("/feedback", content=b"[1]").status_code == 422

@@ -61,14 +61,15 @@ def test_logs_hold_no_raw_identifiers_ips_or_text(live, raw_referrals):
     reason = f"REVIEWERTEXT{uuid.uuid4().hex}"
     secrets.append(reason)
     with live.client("reviewer") as c:
+        latest = c.get(f"/referrals/{good[0]['referral_id']}").json()["scores"][-1]
         fb = {
             "referral_id": good[0]["referral_id"],
-            "reviewer": "r",
+            "score_id": latest["id"],
             "decision": "override",
             "tier": "immediate",
             "viability": "package",
             "reason": reason,
-            "model_version": "x",
+            "model_version": latest["score"]["model_version"],
         }
         assert c.post("/feedback", json=fb).status_code == 201
         assert c.get(f"/referrals/{good[0]['referral_id']}").status_code == 200

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from service_support import variant
+from service_support import shown, variant
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,14 +35,16 @@ def test_probes_say_which_model_answers(live, trained):
 
 def test_metrics_count_latency_tiers_overrides(live, raw_referrals):
     docs = [variant(d, "metrics") for d in raw_referrals[200:230]]
-    with live.client() as c:
+    with live.client("admin") as c:
         before = c.get("/metrics").text
     with live.client("scorer") as c:
         scores = c.post("/score", json=docs).json()["scores"]
     first = scores[0]
+    with live.client("reviewer") as c:
+        sid = shown(c, first["referral_id"])
     override = {
         "referral_id": first["referral_id"],
-        "reviewer": "r",
+        "score_id": sid,
         "decision": "override",
         "tier": "immediate" if first["tier"] != "immediate" else "routine",
         "viability": "package",
@@ -51,7 +53,7 @@ def test_metrics_count_latency_tiers_overrides(live, raw_referrals):
     }
     with live.client("reviewer") as c:
         assert c.post("/feedback", json=override).status_code == 201
-    with live.client() as c:
+    with live.client("admin") as c:
         after = c.get("/metrics").text
     for tier in ("immediate", "high", "routine"):
         n = sum(s["tier"] == tier for s in scores)
