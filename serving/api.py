@@ -200,7 +200,9 @@ def _after_decision(rt: Runtime, record: Any) -> None:
     score = next((s.score for s in stored.scores if s.id == record.score_id), None)
     if score is not None:
         rt.metrics.decided(record.decision, score.tier)
-    rt.scorer.add_decision(stored.referral, record.outcome())
+    label = record.outcome()
+    if label is not None:  # no urgency label, nothing for the history features
+        rt.scorer.add_decision(stored.referral, label)
 
 
 @app.get("/queue", response_model=QueuePage, responses=_ERRORS)

@@ -130,9 +130,12 @@ def confirmed_labels(s: Session) -> list[Labelled]:
         .join(DecisionRow, DecisionRow.id == last.c.decision_id)
         .order_by(ReferralRow.received_at, ReferralRow.referral_id)
     )
-    return [
-        Labelled(referral_of(ref), DecisionRecord.of(dec).outcome()) for ref, dec in s.execute(stmt)
-    ]
+    out = []
+    for ref, dec in s.execute(stmt):
+        label = DecisionRecord.of(dec).outcome()
+        if label is not None:  # a decision without an urgency assessment is no label
+            out.append(Labelled(referral_of(ref), label, provenance="shown_review"))
+    return out
 
 
 def history_referrals(s: Session) -> Iterator[tuple[Referral, Outcome | None]]:

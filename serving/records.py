@@ -67,9 +67,15 @@ class DecisionRecord(_Record):
     prev_hash: str
     hash: str
 
-    def outcome(self) -> Outcome:
-        """The training label this decision gives (``contract.md`` §3)."""
-        return Outcome(viability=self.viability, urgency=self.tier, decided_at=self.decided_at)
+    def outcome(self) -> Outcome | None:
+        """The training label this decision gives (``contract.md`` §5 "Labels"), or None.
+
+        A tier alone is never an urgency label: the tier is a workload band the model set,
+        and a one-click confirmation of it is the model's label, not the reviewer's. So
+        a decision without the reviewer's own urgency assessment gives no label, and it
+        adds nothing to the history features (``platform_urgent_rate``,
+        ``link_prior_urgent``), which training computed from outcomes."""
+        return None
 
     @classmethod
     def of(cls, row: DecisionRow) -> DecisionRecord:

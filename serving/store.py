@@ -245,8 +245,8 @@ class Store:
     def confirmed_labels(self) -> list[Labelled]:
         """Training labels from decisions: each decided referral with its latest decision.
 
-        The outcome is ``(viability, urgency=tier, decided_at)``; the referral is the stored
-        (pseudonymised, free-text-free) document.
+        The label is :meth:`DecisionRecord.outcome` (never the tier alone) with its
+        provenance; the referral is the stored (pseudonymised, free-text-free) document.
         """
         with self._read() as s:
             return queries.confirmed_labels(s)

@@ -27,9 +27,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
+from features.labels import Provenance
 from models import safety
 from models.calibration import VectorScaling, fit_vector_scaling, softmax
 from models.heads import DEFAULT_PARAMS, train_head
@@ -57,6 +58,14 @@ MONOTONE_URGENCY: dict[str, int] = {
     "subject_access_to_children": 1,
 }
 REFERENCE_CLASS = URGENCY_CLASSES.index("routine")
+#: Reviews made with the model's output on screen are left out by default: a model that
+#: learns from confirmations of its own tiers learns its policy, not the truth (issue 12).
+DEFAULT_LABEL_WEIGHTS: dict[Provenance, float] = {
+    "outcome": 1.0,
+    "blind_review": 1.0,
+    "history": 1.0,
+    "shown_review": 0.0,
+}
 
 
 class TrainConfig(BaseModel):
@@ -74,6 +83,28 @@ class TrainConfig(BaseModel):
     backtests: int = Field(default=2, ge=0)
     monotone: bool = Field(default=True, description="monotone urgency head (see MONOTONE_URGENCY)")
     params: dict[str, Any] = Field(default_factory=dict)
+    label_weights: dict[Provenance, float] = Field(
+        default_factory=lambda: dict(DEFAULT_LABEL_WEIGHTS),
+        description="weight of an urgency label by its provenance (0 leaves it out); "
+        "a provenance not named weighs 0",
+    )
+
+    @field_validator("label_weights")
+    @classmethod
+    def _weights_in_range(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, w in v.items() if not 0.0 <= w <= 1.0)
+        if bad:
+            raise ValueError(f"label_weights: {', '.join(bad)} must be between 0 and 1")
+        return v
+
+
+def label_weights(ds: Dataset, cfg: TrainConfig) -> np.ndarray:
+    """Each row's urgency-label weight from its provenance (``TrainConfig.label_weights``)."""
+    prov = np.asarray(ds.provenance, dtype=object)
+    w = np.zeros(len(prov))
+    for p, weight in cfg.label_weights.items():
+        w[prov == p] = weight
+    return w
 
 
 def say(msg: str) -> None:
@@ -111,6 +142,7 @@ def train_monotone_urgency(
     y_valid: np.ndarray,
     cfg: TrainConfig,
     progress: Callable[[int, float], None] | None = None,
+    weight: np.ndarray | None = None,
 ) -> lgb.Booster:
     """The urgency head with routine as the reference class and monotone constraints."""
     params = {
@@ -122,7 +154,9 @@ def train_monotone_urgency(
         "monotone_constraints": [MONOTONE_URGENCY.get(c, 0) for c in X.columns],
     }
     init = _prior_margins(y)
-    train = lgb.Dataset(X, y, init_score=np.tile(init, (len(y), 1)), free_raw_data=True)
+    train = lgb.Dataset(
+        X, y, weight=weight, init_score=np.tile(init, (len(y), 1)), free_raw_data=True
+    )
     valid = lgb.Dataset(
         X_valid, y_valid, init_score=np.tile(init, (len(y_valid), 1)), reference=train
     )
@@ -170,13 +204,15 @@ def _train(
     es_idx: np.ndarray,
     cfg: TrainConfig,
     progress: Callable[[str], None],
+    weight: np.ndarray | None = None,
 ) -> lgb.Booster:
     def rounds(it: int, v: float) -> None:
         progress(f"  {head}: round {it}, valid log loss {v:.4f}")
 
+    w = None if weight is None else weight[fit_idx]
     if head == "urgency" and cfg.monotone:
         return train_monotone_urgency(
-            X.iloc[fit_idx], y[fit_idx], X.iloc[es_idx], y[es_idx], cfg, rounds
+            X.iloc[fit_idx], y[fit_idx], X.iloc[es_idx], y[es_idx], cfg, rounds, w
         )
     return train_head(
         X.iloc[fit_idx],
@@ -188,6 +224,7 @@ def _train(
         early_stopping=cfg.early_stopping,
         params=cfg.params,
         progress=rounds,
+        weight=w,
     )
 
 
@@ -198,16 +235,21 @@ def fit(
     tr = np.flatnonzero(split.train)
     n_es = max(1, int(len(tr) * cfg.early_stopping_share))
     fit_idx, es_idx = tr[:-n_es], tr[-n_es:]  # rows are in time order
-    cal = split.calibrate
+    weights = label_weights(ds, cfg)
+    labelled = weights > 0  # urgency rows whose provenance training uses
     boosters, calibrators, info = {}, {}, {}
     for head in ("urgency", "viability"):
         classes = CLASSES[head]
         y = class_index(getattr(ds, f"y_{head}"), classes)
+        # viability labels come from the disposition, whoever made it (contract §5)
+        use = labelled if head == "urgency" else np.ones(len(ds), dtype=bool)
+        f_idx, e_idx, cal = fit_idx[use[fit_idx]], es_idx[use[es_idx]], split.calibrate & use
+        if len(f_idx) == 0 or len(e_idx) == 0 or not cal.any():
+            raise ValueError(f"label_weights: no {head} labels left in a training window")
         progress(
-            f"training {head} head on {len(fit_idx):,} referrals "
-            f"(early stopping on {len(es_idx):,})"
+            f"training {head} head on {len(f_idx):,} referrals (early stopping on {len(e_idx):,})"
         )
-        b = _train(head, X, y, fit_idx, es_idx, cfg, progress)
+        b = _train(head, X, y, f_idx, e_idx, cfg, progress, weights if head == "urgency" else None)
         boosters[head] = b
         m = np.asarray(b.predict(X[cal], raw_score=True, num_threads=cfg.num_threads))
         before = head_metrics(getattr(ds, f"y_{head}")[cal], VectorScaling.identity(3)(m), classes)
@@ -228,6 +270,7 @@ def fit(
             f"  {head}: {b.best_iteration} trees; calibration ECE "
             f"{before['top_label_ece']:.4f} -> {after['top_label_ece']:.4f}"
         )
+    cal = split.calibrate & labelled
     pu = calibrators["urgency"](
         np.asarray(boosters["urgency"].predict(X[cal], raw_score=True, num_threads=cfg.num_threads))
     )

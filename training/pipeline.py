@@ -28,7 +28,7 @@ from features.pseudonyms import Pseudonymiser
 from models import registry
 from training.artefacts import reference_frame, write_events, write_reference
 from training.card import write_card
-from training.data import Dataset, load_cached
+from training.data import Dataset, independent, label_summary, load_cached
 from training.embedded import embedded_data
 from training.evaluate import evaluate, headline, window
 from training.fit import TrainConfig, fit, say
@@ -172,12 +172,15 @@ def train(
     model.version = "candidate"  # until registered
     lap("fit")
     progress("evaluating on the test window (metrics, queue simulation, group audit)")
-    report = evaluate(model, ds, split.test, meta={"data_name": path.name})
+    judged = split.test & independent(ds)  # never labels made with a model on screen
+    report = evaluate(model, ds, judged, meta={"data_name": path.name})
     report["backtests"] = backtests
+    report["labels"] = label_summary(ds, split.test, judged)
     champion, why = load_champion(settings)
     decision = assess(
-        model, report, champion, ds, split.test, gate, no_champion_reason=why, progress=progress
+        model, report, champion, ds, judged, gate, no_champion_reason=why, progress=progress
     )
+    decision.labels = report["labels"]
     lap("evaluate")
     progress("writing the artefact (card, reference) and logging to MLflow")
     figures = headline(report)
@@ -217,6 +220,12 @@ def train(
     )
 
 
-def gate_data_mask(ds: Dataset, fractions: tuple[float, float, float]) -> np.ndarray:
-    """The most recent window of ``ds`` as the training split would cut it."""
-    return time_split(ds.feats.meta["received_at"], ds.decided_at, fractions).test
+def gate_data_mask(
+    ds: Dataset, fractions: tuple[float, float, float]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The rows the gate judges on: the most recent window of ``ds`` as the training split
+    would cut it, without the labels made with a model's output on screen; and the
+    ``labels`` block saying which labels that left, and how many of each provenance."""
+    test = time_split(ds.feats.meta["received_at"], ds.decided_at, fractions).test
+    judged = test & independent(ds)
+    return judged, label_summary(ds, test, judged)
