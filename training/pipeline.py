@@ -34,7 +34,7 @@ from training.evaluate import evaluate, headline, window
 from training.fit import TrainConfig, fit, say
 from training.metrics import capacity_metrics, head_metrics, k_for_staffing
 from training.promote import Decision, GateConfig, assess, load_champion, record
-from training.splits import Split, rolling_origins, time_split
+from training.splits import Maturity, Split, maturity, rolling_origins, time_split
 
 Progress = Callable[[str], None]
 SHAP_SAMPLE = 2000
@@ -70,9 +70,22 @@ def _prefixed(progress: Progress, prefix: str) -> Progress:
     return lambda msg: progress(prefix + msg)
 
 
+def matured(ds: Dataset) -> Maturity:
+    """Where ``ds``'s labels of every class have had time to arrive (``training.splits``)."""
+    return maturity(ds.feats.meta["received_at"], ds.decided_at, ds.y_urgency)
+
+
+def split_of(ds: Dataset, fractions: tuple[float, float, float]) -> Split:
+    """The time split of training and of the gate: calibration and test windows end where
+    the labels are mature."""
+    return time_split(ds.feats.meta["received_at"], ds.decided_at, fractions, mature=matured(ds))
+
+
 def backtest(ds: Dataset, cfg: TrainConfig, progress: Progress) -> list[dict[str, Any]]:
     """Rolling-origin backtests: refit on each earlier origin and score its next window."""
-    folds = rolling_origins(ds.feats.meta["received_at"], ds.decided_at, cfg.backtests)
+    folds = rolling_origins(
+        ds.feats.meta["received_at"], ds.decided_at, cfg.backtests, mature=matured(ds)
+    )
     rows = []
     for i, split in enumerate(folds, 1):
         lo, hi = split.bounds[2], split.bounds[3]
@@ -164,8 +177,10 @@ def train(
     ds = load_cached(path, ps, settings.data_dir / "cache", extra_labels, progress)
     ds.referrals = []  # the documents are no longer needed; free the memory for training
     lap("data")
-    split = time_split(ds.feats.meta["received_at"], ds.decided_at, cfg.fractions)
+    split = split_of(ds, cfg.fractions)
     progress(f"time split: {json.dumps(split.describe()['rows'])}")
+    if split.maturity is not None and split.maturity.rows_left_out:
+        progress(f"left out {split.maturity.rows_left_out:,} recent rows with immature labels")
     backtests = backtest(ds, cfg, progress) if cfg.backtests else []
     lap("backtests")
     model, _ = fit(ds, split, cfg, progress)
@@ -176,11 +191,12 @@ def train(
     report = evaluate(model, ds, judged, meta={"data_name": path.name})
     report["backtests"] = backtests
     report["labels"] = label_summary(ds, split.test, judged)
+    report["maturity"] = split.maturity.describe() if split.maturity else None
     champion, why = load_champion(settings)
     decision = assess(
         model, report, champion, ds, judged, gate, no_champion_reason=why, progress=progress
     )
-    decision.labels = report["labels"]
+    decision.labels = {**report["labels"], "maturity": report["maturity"]}
     lap("evaluate")
     progress("writing the artefact (card, reference) and logging to MLflow")
     figures = headline(report)
@@ -225,7 +241,10 @@ def gate_data_mask(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The rows the gate judges on: the most recent window of ``ds`` as the training split
     would cut it, without the labels made with a model's output on screen; and the
-    ``labels`` block saying which labels that left, and how many of each provenance."""
-    test = time_split(ds.feats.meta["received_at"], ds.decided_at, fractions).test
-    judged = test & independent(ds)
-    return judged, label_summary(ds, test, judged)
+    ``labels`` block saying which labels that left, and how many of each provenance,
+    with the window's ``maturity`` (rows left out because their labels were not in yet)."""
+    split = split_of(ds, fractions)
+    judged = split.test & independent(ds)
+    labels = label_summary(ds, split.test, judged)
+    labels["maturity"] = split.maturity.describe() if split.maturity else None
+    return judged, labels

@@ -100,6 +100,12 @@ class Decision(BaseModel):
             used = ", ".join(f"{k} {v:,}" for k, v in self.labels["used"].items() if v)
             out = ", ".join(f"{k} {v:,}" for k, v in self.labels["left_out"].items() if v)
             lines.append(f"  labels used: {used or 'none'}; left out: {out or 'none'}")
+            mature = self.labels.get("maturity") or {}
+            if mature.get("rows_left_out"):
+                lines.append(
+                    f"  rows left out (labels not mature before "
+                    f"{mature['mature_before'][:16]}): {mature['rows_left_out']:,}"
+                )
         return "\n".join(lines)
 
 
