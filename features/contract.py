@@ -319,8 +319,45 @@ class Score(_Model):
     route: Route | None = None
 
 
+Review = Literal["first", "second_blind"]
+Finding = Literal[
+    "child_at_risk_confirmed",
+    "child_safe_identified",
+    "offender_identified",
+    "no_offence_found",
+    "not_investigated",
+    "unknown",
+]
+
+
+class OutcomeReport(_Model):
+    """What the police of jurisdiction found, weeks later (``contract.md`` §5b).
+
+    Idempotent per (referral_id, agency, finding). ``urgency_in_hindsight`` is the
+    strongest urgency label there is (contract §5 "Labels"); without it the report is
+    kept and audited but gives no urgency label."""
+
+    referral_id: str = Field(pattern=ID_PATTERN)
+    reported_at: AwareDatetime
+    agency: str = Field(min_length=1, max_length=128)
+    finding: Finding
+    urgency_in_hindsight: Urgency | None = None
+
+    @field_validator("reported_at")
+    @classmethod
+    def _not_in_future(cls, v: datetime) -> datetime:
+        if v > datetime.now(UTC) + FUTURE_TOLERANCE:
+            raise ValueError("must not be in the future")
+        return v
+
+
 class Feedback(_Model):
-    """A reviewer's decision (``contract.md`` §5); ``reason`` is required for an override."""
+    """A reviewer's decision (``contract.md`` §5); ``reason`` is required for an override.
+
+    v1.1: ``urgency_assessed`` is the reviewer's own judgement of whether a child is at
+    risk now (the urgency label; the tier is a workload band and never one), and
+    ``review`` says whether the model's output was on screen (``first``) or not
+    (``second_blind``); a blind second review must give its assessment."""
 
     referral_id: str = Field(pattern=ID_PATTERN)
     reviewer: str = Field(min_length=1, max_length=128)
@@ -329,11 +366,15 @@ class Feedback(_Model):
     viability: Viability
     reason: str | None = Field(default=None, max_length=2000)
     model_version: str = Field(min_length=1, max_length=128)
+    urgency_assessed: Urgency | None = None
+    review: Review = "first"
 
     @model_validator(mode="after")
     def _override_needs_reason(self) -> Feedback:
         if self.decision == "override" and not (self.reason and self.reason.strip()):
             raise ValueError("reason: required when decision is 'override'")
+        if self.review == "second_blind" and self.urgency_assessed is None:
+            raise ValueError("urgency_assessed: required for a blind second review")
         return self
 
 

@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "GET /queue": _roles("reviewer"),
     "GET /referrals/{id}": _roles("reviewer"),
     "POST /feedback": _roles("reviewer"),
+    # the unit's staff record what the police of jurisdiction report back; the queue
+    # system (scorer) has no business writing labels
+    "POST /outcomes": _roles("reviewer"),
     "GET /drift": _roles("reviewer"),
     "GET /docs.json": _roles("scorer", "reviewer"),  # the service's OpenAPI document
 }

@@ -38,7 +38,7 @@ HASHED_FIELDS = (
 #: Hashed when present: who the service authenticated when the decision was recorded
 #: (the bearer token's id and name). Records made without a token (the store's own API,
 #: tests, records from before these fields existed) leave them out and hash as before.
-OPTIONAL_HASHED_FIELDS = ("recorded_by_token", "recorded_by")
+OPTIONAL_HASHED_FIELDS = ("recorded_by_token", "recorded_by", "urgency_assessed", "review")
 #: What makes two decisions "the same" for idempotency (plus the score they were made on).
 IDEMPOTENCY_FIELDS = (
     "referral_id",
@@ -49,6 +49,9 @@ IDEMPOTENCY_FIELDS = (
     "reason",
     "model_version",
 )
+#: Part of the key only when they differ from these values, so a retry of a decision
+#: recorded before they existed is still recognised as the same decision.
+OPTIONAL_IDEMPOTENCY_FIELDS: dict[str, Any] = {"urgency_assessed": None, "review": "first"}
 
 
 def canonical_json(value: Any) -> bytes:
@@ -81,6 +84,13 @@ def idempotency_key(content: Mapping[str, Any], score_id: int) -> str:
     again), while a retried request for the same score is recognised as a duplicate.
     """
     body = {k: content[k] for k in IDEMPOTENCY_FIELDS}
+    body.update(
+        {
+            k: content[k]
+            for k, absent in OPTIONAL_IDEMPOTENCY_FIELDS.items()
+            if content.get(k, absent) != absent
+        }
+    )
     body["score_id"] = score_id
     return hashlib.sha256(canonical_json(body)).hexdigest()
 

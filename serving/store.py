@@ -17,11 +17,21 @@ from typing import TYPE_CHECKING, Any, get_args
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from features.contract import Feedback, Outcome, Referral, Role, Score, Source, Tier
+from features.contract import (
+    Feedback,
+    Outcome,
+    OutcomeReport,
+    Referral,
+    Role,
+    Score,
+    Source,
+    Tier,
+)
 from features.ingest import Labelled
-from serving import chain, database, queries
+from serving import chain, database, outcomes, queries
 from serving import inference_log as log
 from serving.db_models import ChainHeadRow, DecisionRow, ScoreRow, TokenRow
+from serving.outcomes import OutcomeRecord
 
 if TYPE_CHECKING:  # serving.auth is built on the store
     from serving.auth import Principal
@@ -185,6 +195,22 @@ class Store:
             s.flush()
             record = DecisionRecord.of(row)
         return record, True
+
+    def add_outcome(
+        self, report: OutcomeReport, by: Principal | None = None
+    ) -> tuple[OutcomeRecord, bool]:
+        """Append an outcome report (contract §5b); ``(record, created)``, durable on return.
+        The same (referral_id, agency, finding) again returns the first record, created
+        False. Raises :class:`UnknownReferral` if the referral was never scored here."""
+        with self._write() as s, s.begin():
+            return outcomes.add(
+                s, report, self._now(), by.name if by else None, by.token_id if by else None
+            )
+
+    def verify_outcomes(self) -> ChainCheck:
+        """Recompute the outcome reports' chain (``serving/outcomes.py``)."""
+        with self._read() as s:
+            return outcomes.verify(s)
 
     def verify_chain(self) -> ChainCheck:
         """Recompute the chain from the first record; report the first break, if any.

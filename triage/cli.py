@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "audit": "verify the decision log's hash chain",
     "explain": "write explanation reports for reviewers",
     "monitor": "compare a recent window with the model's reference (drift)",
+    "outcomes": "import outcome reports from the police of jurisdiction; verify their chain",
+    "loop": "simulate deploy -> review -> retrain cycles, with and without label safeguards",
     "demo": "all of it on the embedded synthetic data",
 }
 
