@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(default=None, description="MLflow tracking URI")
     model_name: str = Field(default="referral-triage", description="registered model name")
     known_hash_files: list[Path] = Field(default_factory=list)
+    blind_review_share: float = Field(
+        default=0.03, ge=0.0, le=1.0, description="share drawn for the blind second review"
+    )
 
     @property
     def data_dir(self) -> Path:

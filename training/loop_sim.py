@@ -329,7 +329,8 @@ def _review(
     if not cfg.safeguards:
         return
     ids = [s.items[i].referral.referral_id for i in rows]
-    blind = np.array([drawn_for_blind_review(i, SIM_KEY, cfg.blind_share) for i in ids])
+    key = Pseudonymiser(SIM_KEY)
+    blind = np.array([drawn_for_blind_review(i, key, cfg.blind_share) for i in ids])
     blind &= safety.floor_rank(pred.fired) == 0  # never a safety-floor referral
     own = _judge(truth, cfg.noise, rng)
     labels.add(

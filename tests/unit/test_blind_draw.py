@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 
 from features.blind_draw import DEFAULT_SHARE, drawn_for_blind_review
+from features.pseudonyms import Pseudonymiser
 
-KEY = b"blind-draw-test-key-0123456789"
+KEY = Pseudonymiser(b"blind-draw-test-key-0123456789")
+OTHER = Pseudonymiser(b"another-test-key-9876543210")
 
 
 def test_the_draw_is_deterministic_for_a_key_and_differs_between_keys():
     ids = [f"R-{i}" for i in range(5000)]
     first = [drawn_for_blind_review(i, KEY) for i in ids]
     assert first == [drawn_for_blind_review(i, KEY) for i in ids]
-    other = [drawn_for_blind_review(i, KEY[::-1]) for i in ids]
+    other = [drawn_for_blind_review(i, OTHER) for i in ids]
     assert other != first  # a different key draws a different sample
 
 
