@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "explain": "write explanation reports for reviewers",
     "monitor": "compare a recent window with the model's reference (drift)",
     "outcomes": "import outcome reports from the police of jurisdiction; verify their chain",
+    "agreement": "agreement of blind second reviews with first reviews (anchoring, intervals)",
     "loop": "simulate deploy -> review -> retrain cycles, with and without label safeguards",
     "demo": "all of it on the embedded synthetic data",
 }
