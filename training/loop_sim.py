@@ -35,10 +35,7 @@ training uses (``training.fit.fit``, ``training.splits``, ``features.pipeline``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date
-from functools import lru_cache
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -46,16 +43,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features.blind_draw import drawn_for_blind_review
 from features.contract import URGENCY_CLASSES, Outcome
-from features.ingest import Labelled, parse_documents
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 from models import safety
 from models.triage_model import TriageModel
 from training.data import Dataset
 from training.fit import TrainConfig, fit, label_weights
+from training.loop_stream import SIM_KEY, Labels, Stream, stream
 from training.splits import maturity, time_split
 
-SIM_KEY = b"loop-simulation-key-not-a-secret"  # fake data: a fixed, public key is fine
 FRACTIONS = (0.75, 0.2, 0.05)
 REVIEW_LAG_H = {2: 2.0, 1: 24.0, 0: 168.0}  # first review, hours after arrival, by tier rank
 BLIND_LAG_H = 48.0
@@ -85,85 +81,7 @@ class LoopConfig(BaseModel):
     num_threads: int = Field(default=1, ge=1)
 
 
-@dataclass
-class _Stream:
-    items: list[Labelled]
-    received: pd.Series
-    truth: np.ndarray  # class index
-    truth_decided: pd.Series
-    oracle: np.ndarray  # (n, 3) true probabilities
-    viability: np.ndarray  # the dispositions (not simulated: the loop is about urgency)
-    segment: np.ndarray  # 0 history, 1..cycles deployments, cycles + 1 holdout
-    ends: list[pd.Timestamp]  # end of each segment
-
-
-def _stream(cfg: LoopConfig) -> _Stream:
-    """The stream cut into segments (the parsed documents are shared between runs)."""
-    items = _documents(cfg.n, cfg.seed, cfg.days)
-    received = pd.Series(pd.to_datetime([it.referral.received_at for it in items], utc=True))
-    lo, hi = received.min(), received.max() + pd.Timedelta(seconds=1)
-    mid = (1 - cfg.history_share - cfg.holdout_share) / cfg.cycles
-    cuts = [cfg.history_share + mid * c for c in range(cfg.cycles + 1)] + [1.0]
-    ends = [lo + (hi - lo) * f for f in cuts]
-    segment = np.searchsorted(pd.DatetimeIndex(ends[:-1]), received, side="right")
-    return _Stream(
-        items=items,
-        received=received,
-        truth=np.array([URGENCY_CLASSES.index(it.outcome.urgency) for it in items]),  # type: ignore[union-attr]
-        truth_decided=pd.Series(
-            pd.to_datetime([it.outcome.decided_at for it in items], utc=True)  # type: ignore[union-attr]
-        ),
-        oracle=np.array([[it.oracle.urgency[c] for c in URGENCY_CLASSES] for it in items]),  # type: ignore[union-attr]
-        viability=np.array([it.outcome.viability for it in items]),  # type: ignore[union-attr]
-        segment=segment,
-        ends=ends,
-    )
-
-
-@lru_cache(maxsize=1)
-def _documents(n: int, seed: int, days: int) -> list[Labelled]:
-    """Generated, validated and pseudonymised once for the runs with and without the
-    safeguards (parsing is most of a small run's time). Nothing mutates the result."""
-    from training.synthetic import generate
-
-    docs = generate(n, seed, date(2023, 1, 1), days, labels=True)
-    items = parse_documents(docs, Pseudonymiser(SIM_KEY), labels=True).good
-    return sorted(items, key=lambda it: it.referral.received_at)
-
-
-class _Labels:
-    """Every label made so far: per referral and provenance, the class and when it was known."""
-
-    def __init__(self, n: int) -> None:
-        self.cls: dict[str, np.ndarray] = {}
-        self.at: dict[str, pd.Series] = {}
-        self.n = n
-
-    def add(self, provenance: str, rows: np.ndarray, cls: np.ndarray, at: pd.Series) -> None:
-        c = self.cls.setdefault(provenance, np.full(self.n, -1))
-        t = self.at.setdefault(
-            provenance, pd.Series(pd.NaT, index=range(self.n), dtype="datetime64[ns, UTC]")
-        )
-        c[rows] = cls
-        t.iloc[rows] = at.to_numpy()
-
-    def known(
-        self, order: Sequence[str], now: pd.Timestamp
-    ) -> tuple[np.ndarray, pd.Series, np.ndarray]:
-        """Per referral the first label in ``order`` known before ``now`` (class -1: none)."""
-        cls = np.full(self.n, -1)
-        at = pd.Series(pd.NaT, index=range(self.n), dtype="datetime64[ns, UTC]")
-        prov = np.full(self.n, "", dtype=object)
-        for p in reversed(order):  # later in the loop wins: the first in ``order``
-            if p not in self.cls:
-                continue
-            ok = (self.cls[p] >= 0) & (self.at[p] < now).to_numpy()
-            cls[ok], prov[ok] = self.cls[p][ok], p
-            at[ok] = self.at[p][ok]
-        return cls, at, prov
-
-
-def _features(s: _Stream, cls: np.ndarray, at: pd.Series) -> Features:
+def _features(s: Stream, cls: np.ndarray, at: pd.Series) -> Features:
     outs: list[Outcome | None] = [
         Outcome(viability=it.outcome.viability, urgency=URGENCY_CLASSES[c], decided_at=t)  # type: ignore[union-attr]
         if c >= 0
@@ -193,9 +111,9 @@ def _quiet(_m: str) -> None:
 def run_loop(cfg: LoopConfig, progress: Progress = _quiet) -> pd.DataFrame:
     """The loop; one row per model (0 = trained on the imported history alone)."""
     progress(f"generating and reading {cfg.n:,} referrals")
-    s = _stream(cfg)
+    s = stream(cfg.n, cfg.seed, cfg.days, cfg.history_share, cfg.holdout_share, cfg.cycles)
     rng = np.random.default_rng(cfg.seed + 1)
-    labels = _Labels(len(s.items))
+    labels = Labels(len(s.items))
     hist = s.segment == 0
     labels.add("history", np.flatnonzero(hist), s.truth[hist], s.truth_decided[hist])
     order: tuple[str, ...] = ("outcome", "blind_review", "history", "shown_review")
@@ -228,7 +146,7 @@ def run_loop(cfg: LoopConfig, progress: Progress = _quiet) -> pd.DataFrame:
 
 
 def _retrain(
-    s: _Stream,
+    s: Stream,
     feats: Features,
     cls: np.ndarray,
     at: pd.Series,
@@ -263,7 +181,7 @@ def _retrain(
 
 def _measure(
     model: TriageModel,
-    s: _Stream,
+    s: Stream,
     feats: Features,
     holdout: np.ndarray,
     cls: np.ndarray,
@@ -304,8 +222,8 @@ def _measure(
 
 def _review(
     cfg: LoopConfig,
-    s: _Stream,
-    labels: _Labels,
+    s: Stream,
+    labels: Labels,
     model: TriageModel,
     feats: Features,
     seg: np.ndarray,
