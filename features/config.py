@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     anchor_minutes: float = Field(
         default=15.0, gt=0, description="how often the service anchors the chains"
     )
+    blind_review_share: float = Field(
+        default=0.03, ge=0.0, le=1.0, description="share drawn for the blind second review"
+    )
 
     @property
     def data_dir(self) -> Path:

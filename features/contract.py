@@ -399,6 +399,38 @@ class Score(_Model):
     route: Route | None = None
 
 
+Review = Literal["first", "second_blind"]
+Finding = Literal[
+    "child_at_risk_confirmed",
+    "child_safe_identified",
+    "offender_identified",
+    "no_offence_found",
+    "not_investigated",
+    "unknown",
+]
+
+
+class OutcomeReport(_Model):
+    """What the police of jurisdiction found, weeks later (``contract.md`` §5b).
+
+    Idempotent per (referral_id, agency, finding). ``urgency_in_hindsight`` is the
+    strongest urgency label there is (contract §5 "Labels"); without it the report is
+    kept and audited but gives no urgency label."""
+
+    referral_id: ReferralId
+    reported_at: AwareDatetime
+    agency: str = Field(min_length=1, max_length=128)
+    finding: Finding
+    urgency_in_hindsight: Urgency | None = None
+
+    @field_validator("reported_at")
+    @classmethod
+    def _not_in_future(cls, v: datetime) -> datetime:
+        if v > datetime.now(UTC) + FUTURE_TOLERANCE:
+            raise ValueError("must not be in the future")
+        return v
+
+
 def printable_name(value: str | None) -> str | None:
     """Refuse control, format (bidi overrides, zero-width) and unassigned characters in a
     person's name: it is shown to reviewers and hashed into the audit chains as written."""
@@ -421,6 +453,11 @@ class Feedback(_Model):
     score the reviewer was shown: the decision is bound to it, and refused when a newer
     score has superseded it. ``reviewer`` may be left out over HTTP: the recorded reviewer
     is the authenticated person, and a name sent must be theirs.
+
+    v1.1: ``urgency_assessed`` is the reviewer's own judgement of whether a child is at
+    risk now (the urgency label; the tier is a workload band and never one), and
+    ``review`` says whether the model's output was on screen (``first``) or not
+    (``second_blind``); a blind second review must give its assessment.
     """
 
     referral_id: ReferralId
@@ -431,6 +468,8 @@ class Feedback(_Model):
     reason: str | None = Field(default=None, max_length=2000)
     model_version: str = Field(min_length=1, max_length=128)
     score_id: int | None = Field(default=None, ge=1, description="the score the reviewer saw")
+    urgency_assessed: Urgency | None = None
+    review: Review = "first"
 
     _printable_reviewer = field_validator("reviewer")(printable_name)
     _clean_reason = field_validator("reason")(clean_text)
@@ -446,6 +485,8 @@ class Feedback(_Model):
     def _override_needs_reason(self) -> Feedback:
         if self.decision == "override" and not (self.reason and self.reason.strip()):
             raise ValueError("reason: required when decision is 'override'")
+        if self.review == "second_blind" and self.urgency_assessed is None:
+            raise ValueError("urgency_assessed: required for a blind second review")
         return self
 
 

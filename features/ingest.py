@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from features import strict_json
 from features.contract import Oracle, Outcome, Referral
+from features.labels import Provenance
 from features.pseudonyms import Pseudonymiser
 
 LABEL_KEYS = ("outcome", "_oracle")
@@ -55,6 +56,8 @@ class Labelled:
     referral: Referral
     outcome: Outcome | None = None
     oracle: Oracle | None = None
+    #: where the label came from (``features.labels``); a labelled file is imported history
+    provenance: Provenance = "history"
 
 
 @dataclass

@@ -43,10 +43,12 @@ def train_head(
     early_stopping: int = 50,
     params: dict[str, Any] | None = None,
     progress: Callable[[int, float], None] | None = None,
+    weight: np.ndarray | None = None,
 ) -> lgb.Booster:
-    """Fit one multiclass head; ``y`` holds class indices. Stops early on ``X_valid``."""
+    """Fit one multiclass head; ``y`` holds class indices. Stops early on ``X_valid``.
+    ``weight`` (per training row) weighs labels by how far they can be trusted."""
     p = {**DEFAULT_PARAMS, **(params or {}), "num_threads": num_threads}
-    train = lgb.Dataset(X, y, free_raw_data=True)
+    train = lgb.Dataset(X, y, weight=weight, free_raw_data=True)
     valid = lgb.Dataset(X_valid, y_valid, reference=train)
     callbacks: list[Any] = [lgb.early_stopping(early_stopping, verbose=False)]
     if progress is not None:

@@ -20,7 +20,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from features.contract import ID_PATTERN, Feedback, Referral, Score, Source, Tier
+from features.contract import (
+    ID_PATTERN,
+    Feedback,
+    Outcome,
+    OutcomeReport,
+    Referral,
+    Score,
+    Source,
+    Tier,
+)
 from features.ingest import problems_from
 from serving import logs, web_routes
 from serving.http_io import ApiError, install, read_json
@@ -36,6 +45,7 @@ from serving.runtime import CURRENT, Runtime
 from serving.schemas import (
     ErrorAnswer,
     FeedbackAnswer,
+    OutcomeAnswer,
     QueuePage,
     ScoreBatch,
     field_errors,
@@ -229,6 +239,62 @@ def _score_of(rt: Runtime, referral_id: str, e: SupersededScore) -> dict[str, An
     return current.score.model_dump(mode="json") if current else None
 
 
+@app.post(
+    "/outcomes",
+    response_model=OutcomeAnswer,
+    status_code=201,
+    responses={
+        200: {"model": OutcomeAnswer, "description": "already recorded"},
+        404: {"model": ErrorAnswer},
+        **_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": inline_schema(OutcomeReport.model_json_schema())}
+            },
+        }
+    },
+    summary="Record what the police of jurisdiction found (201), or recognise a retry (200)",
+)
+async def outcome(request: Request, rt: Rt) -> Response:
+    value = await read_json(request)
+    if not isinstance(value, dict):
+        raise ApiError(422, "expected an outcome report object")
+    try:
+        report = OutcomeReport.model_validate(value)
+    except ValidationError as e:
+        raise ApiError(
+            422, "invalid outcome report", errors=field_errors(problems_from(e))
+        ) from None
+    try:
+        by = getattr(request.state, "principal", None)
+        record, created = await anyio.to_thread.run_sync(rt.store.add_outcome, report, by)
+    except UnknownReferral:
+        raise ApiError(404, "no scored referral with this referral_id") from None
+    if created and record.urgency_in_hindsight is not None:
+        await anyio.to_thread.run_sync(_after_outcome, rt, record)
+    logs.event("outcome", request_id=request.state.request_id, created=created)
+    body = OutcomeAnswer(created=created, outcome=record).model_dump(mode="json")
+    return JSONResponse(body, 201 if created else 200)
+
+
+def _after_outcome(rt: Runtime, record: Any) -> None:
+    """The outcome's urgency into the history features from its ``reported_at`` on, with
+    the viability of the referral's latest decision (none yet: it waits for the restart's
+    history load, which takes each referral's best label)."""
+    stored = rt.store.referral(record.referral_id)
+    if stored is None or not stored.decisions:
+        return
+    label = Outcome(
+        viability=stored.decisions[-1].viability,
+        urgency=record.urgency_in_hindsight,
+        decided_at=record.reported_at,
+    )
+    rt.scorer.add_decision(stored.referral, label)
+
+
 def _after_decision(rt: Runtime, record: Any) -> None:
     """Metrics by the tier the model had given, and the decision into the history."""
     stored = rt.store.referral(record.referral_id)
@@ -237,7 +303,9 @@ def _after_decision(rt: Runtime, record: Any) -> None:
     score = next((s.score for s in stored.scores if s.id == record.score_id), None)
     if score is not None:
         rt.metrics.decided(record.decision, score.tier)
-    rt.scorer.add_decision(stored.referral, record.outcome())
+    label = record.outcome()
+    if label is not None:  # no urgency label, nothing for the history features
+        rt.scorer.add_decision(stored.referral, label)
 
 
 @app.get("/queue", response_model=QueuePage, responses=_ERRORS)

@@ -52,6 +52,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "GET /queue": _roles("reviewer"),
     "GET /referrals/{id}": _roles("reviewer"),
     "POST /feedback": _roles("reviewer"),
+    # the unit's staff record what the police of jurisdiction report back; the queue
+    # system (scorer) has no business writing labels, nor admin (least privilege)
+    "POST /outcomes": _roles("reviewer"),
     "GET /drift": _roles("reviewer", "admin"),
     "GET /docs.json": _roles("scorer", "reviewer", "admin"),  # the OpenAPI document
     "GET /metrics": _roles("admin"),  # volumes by tier, decisions, model: not for anyone

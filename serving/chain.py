@@ -44,7 +44,7 @@ HASHED_FIELDS = (
 #: Hashed when present: who the service authenticated when the decision was recorded
 #: (the bearer token's id and name). Records made without a token (the store's own API,
 #: tests, records from before these fields existed) leave them out and hash as before.
-OPTIONAL_HASHED_FIELDS = ("recorded_by_token", "recorded_by")
+OPTIONAL_HASHED_FIELDS = ("recorded_by_token", "recorded_by", "urgency_assessed", "review")
 #: What an access record's hash covers, in addition to ``prev_hash``.
 ACCESS_FIELDS = (
     "id",
@@ -68,6 +68,9 @@ IDEMPOTENCY_FIELDS = (
     "reason",
     "model_version",
 )
+#: Part of the key only when they differ from these values, so a retry of a decision
+#: recorded before they existed is still recognised as the same decision.
+OPTIONAL_IDEMPOTENCY_FIELDS: dict[str, Any] = {"urgency_assessed": None, "review": "first"}
 
 
 def canonical_json(value: Any) -> bytes:
@@ -110,6 +113,13 @@ def idempotency_key(content: Mapping[str, Any], score_id: int, token_id: int | N
     never be taken for another's retry and swallow it.
     """
     body = {k: content[k] for k in IDEMPOTENCY_FIELDS}
+    body.update(
+        {
+            k: content[k]
+            for k, absent in OPTIONAL_IDEMPOTENCY_FIELDS.items()
+            if content.get(k, absent) != absent
+        }
+    )
     body["score_id"] = score_id
     if token_id is not None:
         body["recorded_by_token"] = token_id

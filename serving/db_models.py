@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -145,8 +146,33 @@ class DecisionRow(Base):
     viability: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     model_version: Mapped[str] = mapped_column(String(128))
+    #: v1.1 (migration 0004): the reviewer's own urgency judgement and the kind of review;
+    #: None on records made before (they hash as before: ``serving/chain.py``)
+    urgency_assessed: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class OutcomeReportRow(Base):
+    """Outcome reports from the police of jurisdiction (contract §5b): append-only and
+    hash-chained like decisions, in a chain of their own (``serving/outcomes.py``);
+    ``id`` is the position in that chain. One row per (referral_id, agency, finding)."""
+
+    __tablename__ = "outcome_reports"
+    __table_args__ = (UniqueConstraint("referral_id", "agency", "finding"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.referral_id"), index=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    agency: Mapped[str] = mapped_column(String(128))
+    finding: Mapped[str] = mapped_column(String(32))
+    urgency_in_hindsight: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    recorded_by_token: Mapped[int | None] = mapped_column(BigId, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

@@ -15,9 +15,11 @@ from typing import Any, cast, get_args
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
-from features.contract import TIERS, Outcome, Referral, Score, Source, Tier
+from features.contract import TIERS, Outcome, Referral, Score, Source, Tier, Urgency
 from features.ingest import Labelled
+from features.labels import Provenance
 from models.operating_policy import OperatingPolicy
+from serving import outcomes
 from serving.db_models import DecisionRow, ReferralRow, ScoreRow, TokenRow
 from serving.records import (
     Counts,
@@ -183,9 +185,27 @@ def confirmed_labels(s: Session) -> list[Labelled]:
         .join(DecisionRow, DecisionRow.id == last.c.decision_id)
         .order_by(ReferralRow.received_at, ReferralRow.referral_id)
     )
-    return [
-        Labelled(referral_of(ref), DecisionRecord.of(dec).outcome()) for ref, dec in s.execute(stmt)
-    ]
+    found = outcomes.hindsight(s)
+    out = []
+    for ref, dec in s.execute(stmt):
+        label, provenance = _label(DecisionRecord.of(dec), found.get(ref.referral_id))
+        if label is not None:  # a decision without an urgency assessment is no label
+            out.append(Labelled(referral_of(ref), label, provenance=provenance))
+    return out
+
+
+def _label(
+    record: DecisionRecord | None, found: tuple[Urgency, datetime] | None
+) -> tuple[Outcome | None, Provenance]:
+    """A referral's label (contract §5 "Labels"): the urgency from an outcome report when
+    there is one, else the reviewer's assessment; the viability from the decision."""
+    if record is None:
+        return None, "history"
+    if found is not None:
+        urgency, reported_at = found
+        label = Outcome(viability=record.viability, urgency=urgency, decided_at=reported_at)
+        return label, "outcome"
+    return record.outcome(), record.provenance
 
 
 def history_referrals(s: Session) -> Iterator[tuple[Referral, Outcome | None]]:
@@ -197,8 +217,10 @@ def history_referrals(s: Session) -> Iterator[tuple[Referral, Outcome | None]]:
         .order_by(ReferralRow.received_at, ReferralRow.referral_id)
         .execution_options(yield_per=500)
     )
+    found = outcomes.hindsight(s)
     for ref, dec in s.execute(stmt):
-        yield referral_of(ref), (DecisionRecord.of(dec).outcome() if dec is not None else None)
+        record = DecisionRecord.of(dec) if dec is not None else None
+        yield referral_of(ref), _label(record, found.get(ref.referral_id))[0]
 
 
 def override_rates(s: Session, window: timedelta, since: datetime | None) -> list[OverrideRate]:

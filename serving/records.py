@@ -16,13 +16,16 @@ from features.contract import (
     IncidentType,
     Outcome,
     Referral,
+    Review,
     Role,
     Score,
     Source,
     Tier,
+    Urgency,
     Viability,
 )
 from features.ingest import load_trusted
+from features.labels import Provenance
 from serving.db_models import AccessRow, DecisionRow, ReferralRow, ScoreRow, TokenRow
 
 
@@ -78,14 +81,32 @@ class DecisionRecord(_Record):
     viability: Viability
     reason: str | None
     model_version: str
+    urgency_assessed: Urgency | None = None
+    review: Review | None = Field(default=None, description="None: recorded before v1.1")
     decided_at: AwareDatetime
     idempotency_key: str
     prev_hash: str
     hash: str
 
-    def outcome(self) -> Outcome:
-        """The training label this decision gives (``contract.md`` §3)."""
-        return Outcome(viability=self.viability, urgency=self.tier, decided_at=self.decided_at)
+    def outcome(self) -> Outcome | None:
+        """The training label this decision gives (``contract.md`` §5 "Labels"), or None.
+
+        The urgency is the reviewer's own ``urgency_assessed``. A tier alone is never an
+        urgency label: the tier is a workload band the model set, and a one-click
+        confirmation of it is the model's label, not the reviewer's. So a decision
+        without an assessment gives no label, and it adds nothing to the history features
+        (``platform_urgent_rate``, ``link_prior_urgent``), which training computed from
+        outcomes."""
+        if self.urgency_assessed is None:
+            return None
+        return Outcome(
+            viability=self.viability, urgency=self.urgency_assessed, decided_at=self.decided_at
+        )
+
+    @property
+    def provenance(self) -> Provenance:
+        """A blind second review, or a first review made with the model's output shown."""
+        return "blind_review" if self.review == "second_blind" else "shown_review"
 
     @classmethod
     def of(cls, row: DecisionRow) -> DecisionRecord:

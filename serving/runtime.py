@@ -151,7 +151,14 @@ def start(settings: Settings) -> Runtime:
     store.migrate()
     model, model_dir, reason = load_model(settings)
     history, seen = load_history(settings.home / HISTORY_FILE, store)
-    scorer = Scorer(store, Pseudonymiser(settings.resolve_pseudonym_key()), model, history, seen)
+    scorer = Scorer(
+        store,
+        Pseudonymiser(settings.resolve_pseudonym_key()),
+        model,
+        history,
+        seen,
+        blind_share=settings.blind_review_share,
+    )
     metrics = Metrics()
     metrics.serving(scorer.version, scorer.degraded)
     rt = Runtime(settings, store, scorer, metrics, model_dir, reason)

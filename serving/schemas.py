@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from features.contract import Score
 from features.ingest import Problem, Rejected
+from serving.outcomes import OutcomeRecord
 from serving.records import DecisionRecord, QueueItem
 
 
@@ -57,6 +58,13 @@ class FeedbackAnswer(BaseModel):
 
     created: bool
     decision: DecisionRecord
+
+
+class OutcomeAnswer(BaseModel):
+    """A recorded outcome report; ``created`` is false when it was already stored."""
+
+    created: bool
+    outcome: OutcomeRecord
 
 
 class QueuePage(BaseModel):

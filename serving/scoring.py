@@ -39,6 +39,7 @@ from typing import Any
 
 import pandas as pd
 
+from features.blind_draw import DEFAULT_SHARE, drawn_for_blind_review
 from features.contract import Outcome, Referral, Score
 from features.history import History
 from features.ingest import Rejected, parse_documents
@@ -89,9 +90,11 @@ class Scorer:
         model: Any | None,
         history: History | None = None,
         seen: set[str] | None = None,
+        blind_share: float = DEFAULT_SHARE,
     ) -> None:
         self.store = store
         self.pseudonymiser = pseudonymiser
+        self.blind_share = blind_share
         self.model = model
         self.history = history or History()
         self._seen: set[str] = seen if seen is not None else set()
@@ -179,6 +182,7 @@ class Scorer:
         with self._lock:
             feats = build_features(refs, None, self.history)
             scores, degraded_reason = self._predict(feats, jobs)
+            scores = [self._blind_draw(s) for s in scores]
             rows = feature_rows(feats.X)
             self.store.record_scores(list(zip(refs, scores, rows, strict=True)), ids)
             start = 0
@@ -187,6 +191,15 @@ class Scorer:
                 j.answer.degraded_reason = degraded_reason
                 start += len(j.referrals)
             self._remember(refs, feats)
+
+    def _blind_draw(self, score: Score) -> Score:
+        """Mark the referrals drawn for the blind second review (contract §5): the keyed
+        draw, never a referral the safety rules lifted (its first review comes first and
+        alone). The first review is never held back: the draw only adds a second one."""
+        drawn = not score.safety_rules and drawn_for_blind_review(
+            score.referral_id, self.pseudonymiser, self.blind_share
+        )
+        return score.model_copy(update={"second_review": drawn}) if drawn else score
 
     def _predict(self, feats: Features, jobs: Sequence[_Job]) -> tuple[list[Score], str | None]:
         if self.model is None:

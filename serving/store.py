@@ -17,10 +17,19 @@ from typing import TYPE_CHECKING, Any, get_args
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from features.contract import Feedback, Outcome, Referral, Role, Score, Source, Tier
+from features.contract import (
+    Feedback,
+    Outcome,
+    OutcomeReport,
+    Referral,
+    Role,
+    Score,
+    Source,
+    Tier,
+)
 from features.ingest import Labelled
 from models.operating_policy import OperatingPolicy, load_policy
-from serving import access_log, chain, database, queries
+from serving import access_log, chain, database, outcomes, queries
 from serving import inference_log as log
 from serving.access_log import Access
 from serving.db_models import (
@@ -31,6 +40,7 @@ from serving.db_models import (
     ScoreRow,
     TokenRow,
 )
+from serving.outcomes import OutcomeRecord
 from serving.redact import redact_identifiers
 
 if TYPE_CHECKING:  # serving.auth is built on the store
@@ -225,6 +235,22 @@ class Store:
             record = DecisionRecord.of(row)
         return record, True
 
+    def add_outcome(
+        self, report: OutcomeReport, by: Principal | None = None
+    ) -> tuple[OutcomeRecord, bool]:
+        """Append an outcome report (contract §5b); ``(record, created)``, durable on return.
+        The same (referral_id, agency, finding) again returns the first record, created
+        False. Raises :class:`UnknownReferral` if the referral was never scored here."""
+        with self._write() as s, s.begin():
+            return outcomes.add(
+                s, report, self._now(), by.name if by else None, by.token_id if by else None
+            )
+
+    def verify_outcomes(self) -> ChainCheck:
+        """Recompute the outcome reports' chain (``serving/outcomes.py``)."""
+        with self._read() as s:
+            return outcomes.verify(s)
+
     def verify_chain(self) -> ChainCheck:
         """Recompute the chain from the first record; report the first break, if any.
 
@@ -294,8 +320,8 @@ class Store:
     def confirmed_labels(self) -> list[Labelled]:
         """Training labels from decisions: each decided referral with its latest decision.
 
-        The outcome is ``(viability, urgency=tier, decided_at)``; the referral is the stored
-        (pseudonymised, free-text-free) document.
+        The label is :meth:`DecisionRecord.outcome` (never the tier alone) with its
+        provenance; the referral is the stored (pseudonymised, free-text-free) document.
         """
         with self._read() as s:
             return queries.confirmed_labels(s)

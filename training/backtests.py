@@ -24,7 +24,7 @@ from training.data import Dataset
 from training.evaluate import IMMEDIATE_RANK, window
 from training.fit import TrainConfig, fit
 from training.metrics import capacity_metrics, k_for_staffing
-from training.splits import Split, rolling_origins
+from training.splits import Split, maturity, rolling_origins
 
 Progress = Callable[[str], None]
 AUDITION: dict[str, dict[str, Any]] = {
@@ -39,7 +39,9 @@ def folds(ds: Dataset, n: int) -> list[Split]:
     before), so eight folds fit with a training window of at least four."""
     t = pd.to_datetime(ds.feats.meta["received_at"], utc=True)
     span = t.max() - t.min() + pd.Timedelta(seconds=1)
-    return rolling_origins(t, ds.decided_at, n, span / max(8, n + 4))
+    # windows end where the labels of every class have had time to arrive
+    mature = None if ds.decided_at is None else maturity(t, ds.decided_at, ds.y_urgency)
+    return rolling_origins(t, ds.decided_at, n, span / max(8, n + 4), mature=mature)
 
 
 def weekly(

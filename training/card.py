@@ -121,9 +121,17 @@ def _training(model: Any, data: Mapping[str, Any]) -> list[str]:
         f"Data: `{data.get('name', '?')}`, {t.get('rows', 0):,} labelled referrals, "
         f"digest `{str(t.get('data_digest', '?'))[:16]}`",
         *(
-            f"{w} window: {b[0]} to {b[1]} ({rows.get(w, 0):,} rows)"
-            for w, b in split.items()
-            if w != "rows"
+            f"{w} window: {split[w][0]} to {split[w][1]} ({rows.get(w, 0):,} rows)"
+            for w in ("train", "calibrate", "test")
+            if w in split
+        ),
+        *(
+            [
+                f"Labels mature before {m['mature_before'][:16]} (decision lag, 95th "
+                f"percentile by class): {m['rows_left_out']:,} later rows left out"
+            ]
+            if (m := split.get("maturity"))
+            else []
         ),
         f"Git commit `{model.manifest.git_commit or 'unknown'}`, built {model.manifest.created_at}",
         f"Operating policy `{p.policy_version}` (digest `{p.policy_digest[:12]}`): immediate "

@@ -4,6 +4,11 @@ Works on any contract-valid labelled JSON Lines stream (an agency's own history,
 our generator's). ``_oracle`` probabilities, when present, are kept beside the features
 for evaluation only; they never enter the feature frame.
 
+Every label keeps its provenance (``features.labels``): ``Dataset.provenance`` says, per
+row, whether the urgency label is an outcome report, a blind second review, imported
+history or a review made with a model's output on screen, so training can weight it and
+evaluation can leave the anchored ones out (:func:`independent`).
+
 Parsing and featurising 300k referrals takes minutes, so :func:`load_cached` keeps the
 result (features, metadata, linking events, labels) as Parquet under ``data_dir`` keyed by
 the file's digest, the pseudonym key's fingerprint and the feature catalogue: ``evaluate``
@@ -27,12 +32,13 @@ from features.catalogue import catalogue_digest
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Outcome, Referral
 from features.history import History
 from features.ingest import Labelled, Rejected, iter_jsonl, parse_documents
+from features.labels import INDEPENDENT, PROVENANCES
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 
 Progress = Callable[[str], None]
 PROGRESS_FROM = 20_000  # show a progress bar (stderr) from this many lines
-CACHE_FORMAT = "dataset-cache/1"
+CACHE_FORMAT = "dataset-cache/2"  # 2: labels carry their provenance
 
 
 def _quiet(_msg: str) -> None:
@@ -55,9 +61,41 @@ class Dataset:
     oracle_viability: np.ndarray | None
     digest: str
     rejected: list[Rejected] = field(default_factory=list)
+    #: per row, where its label came from (``features.labels.Provenance``); None: history
+    provenance: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.provenance is None:
+            self.provenance = np.full(len(self.y_urgency), "history", dtype=object)
 
     def __len__(self) -> int:
         return len(self.y_urgency)
+
+
+def independent(ds: Dataset) -> np.ndarray:
+    """Rows whose label was made without a model's output on screen (``INDEPENDENT``): the
+    only ones a model may be evaluated or gated on (contract §5 "Labels")."""
+    return np.isin(np.asarray(ds.provenance, dtype=object), list(INDEPENDENT))
+
+
+def provenance_counts(ds: Dataset, mask: np.ndarray | None = None) -> dict[str, int]:
+    """How many labels of each provenance ``mask`` holds (every provenance named, 0 too)."""
+    prov = np.asarray(ds.provenance, dtype=object)
+    if mask is not None:
+        prov = prov[np.asarray(mask, dtype=bool)]
+    return {p: int((prov == p).sum()) for p in PROVENANCES}
+
+
+def label_summary(ds: Dataset, window: np.ndarray, used: np.ndarray) -> dict[str, Any]:
+    """The report's ``labels`` block: which provenances were used, how many of each, and
+    how many labels of the window were left out because a model's output was on screen."""
+    w = np.asarray(window, dtype=bool)
+    u = w & np.asarray(used, dtype=bool)
+    return {
+        "used_provenances": sorted(INDEPENDENT),
+        "used": provenance_counts(ds, u),
+        "left_out": provenance_counts(ds, w & ~u),
+    }
 
 
 def file_digest(path: Path) -> str:
@@ -82,6 +120,7 @@ def from_labelled(
     refs = [it.referral for it in items]
     outs: list[Outcome | None] = [it.outcome for it in items]
     feats = build_features(refs, outs, history)
+    prov = np.array([it.provenance for it in items], dtype=object)
     has_oracle = bool(items) and all(it.oracle is not None for it in items)
     ou = ov = None
     if has_oracle:
@@ -97,6 +136,7 @@ def from_labelled(
         oracle_viability=ov,
         digest=digest,
         rejected=rejected,
+        provenance=prov,
     )
 
 
@@ -122,7 +162,8 @@ def extra_digest(digest: str, extra: Sequence[Labelled]) -> str:
     h = hashlib.sha256(digest.encode())
     for it in sorted(extra, key=lambda it: it.referral.referral_id):
         o = it.outcome
-        h.update(f"{it.referral.referral_id}|{o.model_dump_json() if o else ''}\n".encode())
+        line = f"{it.referral.referral_id}|{o.model_dump_json() if o else ''}|{it.provenance}\n"
+        h.update(line.encode())
     return h.hexdigest()
 
 
@@ -132,19 +173,28 @@ def load_labelled(
     extra: Sequence[Labelled] = (),
     progress: Progress | None = None,
 ) -> Dataset:
-    """Read a labelled JSON Lines file (plus ``extra`` labelled referrals, e.g. confirmed
-    reviewer decisions, whose outcome wins over the file's label for the same referral id;
+    """Read a labelled JSON Lines file (plus ``extra`` labelled referrals, e.g. reviewer
+    decisions and outcome reports from the store). For a referral in both, the stronger
+    provenance wins (``features.labels.PROVENANCES`` order; ``extra`` on a tie), so a
+    review made with the model on screen never replaces an imported or independent label;
     referrals only in ``extra`` are added, and then the dataset has no oracle)."""
     say = progress or _quiet
     show = progress is not None and path.stat().st_size > PROGRESS_FROM * 1000
     say(f"parsing {path.name} (validate + pseudonymise)")
     batch = parse_documents(lines_with_progress(path, show), pseudonymiser, labels=True)
     by_id = {it.referral.referral_id: it for it in batch.good}
+    rank = {p: i for i, p in enumerate(PROVENANCES)}
     for it in extra:
         known = by_id.get(it.referral.referral_id)
+        if it.outcome is None or (
+            known is not None and rank[it.provenance] > rank[known.provenance]
+        ):
+            continue
         # the file's own document (the stored copy has no free text) with the decision
         by_id[it.referral.referral_id] = (
-            it if known is None else Labelled(known.referral, it.outcome, known.oracle)
+            it
+            if known is None
+            else Labelled(known.referral, it.outcome, known.oracle, it.provenance)
         )
     digest = extra_digest(file_digest(path), extra)
     say(f"building features for {len(by_id):,} referrals ({len(batch.rejected)} rejected)")
@@ -171,7 +221,12 @@ def _write_cache(ds: Dataset, where: Path) -> None:
     ds.feats.meta.to_parquet(tmp / "meta.parquet")
     ds.feats.events.to_parquet(tmp / "events.parquet")
     labels = pd.DataFrame(
-        {"urgency": ds.y_urgency, "viability": ds.y_viability, "decided_at": ds.decided_at}
+        {
+            "urgency": ds.y_urgency,
+            "viability": ds.y_viability,
+            "decided_at": ds.decided_at,
+            "provenance": np.asarray(ds.provenance, dtype=object).astype(str),
+        }
     )
     if ds.oracle_urgency is not None and ds.oracle_viability is not None:
         for j, u in enumerate(URGENCY_CLASSES):
@@ -204,6 +259,7 @@ def _read_cache(where: Path) -> Dataset:
         oracle_urgency=ou,
         oracle_viability=ov,
         digest=(where / "digest").read_text().strip(),
+        provenance=labels["provenance"].to_numpy(dtype=object),
     )
 
 

@@ -33,9 +33,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
+from features.labels import Provenance
 from models import safety
 from models.calibration import VectorScaling, fit_vector_scaling, softmax
 from models.conformal import fit_sets, split_in_time
@@ -70,6 +71,14 @@ MONOTONE_URGENCY: dict[str, int] = {
     "fa_possible_self_production": 1,
 }
 REFERENCE_CLASS = URGENCY_CLASSES.index("routine")
+#: Reviews made with the model's output on screen are left out by default: a model that
+#: learns from confirmations of its own tiers learns its policy, not the truth (issue 12).
+DEFAULT_LABEL_WEIGHTS: dict[Provenance, float] = {
+    "outcome": 1.0,
+    "blind_review": 1.0,
+    "history": 1.0,
+    "shown_review": 0.0,
+}
 
 
 class TrainConfig(BaseModel):
@@ -114,6 +123,28 @@ class TrainConfig(BaseModel):
     immediate_weights: tuple[float, ...] = Field(
         default=(1.0, 3.0), min_length=1, description="candidate weights of immediate rows"
     )
+    label_weights: dict[Provenance, float] = Field(
+        default_factory=lambda: dict(DEFAULT_LABEL_WEIGHTS),
+        description="weight of an urgency label by its provenance (0 leaves it out); "
+        "a provenance not named weighs 0",
+    )
+
+    @field_validator("label_weights")
+    @classmethod
+    def _weights_in_range(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, w in v.items() if not 0.0 <= w <= 1.0)
+        if bad:
+            raise ValueError(f"label_weights: {', '.join(bad)} must be between 0 and 1")
+        return v
+
+
+def label_weights(ds: Dataset, cfg: TrainConfig) -> np.ndarray:
+    """Each row's urgency-label weight from its provenance (``TrainConfig.label_weights``)."""
+    prov = np.asarray(ds.provenance, dtype=object)
+    w = np.zeros(len(prov))
+    for p, weight in cfg.label_weights.items():
+        w[prov == p] = weight
+    return w
 
 
 def say(msg: str) -> None:
@@ -233,17 +264,20 @@ def _train(
     cfg: TrainConfig,
     progress: Callable[[str], None],
     share: float | None = None,
+    weight: np.ndarray | None = None,
 ) -> tuple[lgb.Booster, dict[str, Any]]:
-    """The head's booster, and what was chosen for the top of the queue (if anything)."""
+    """The head's booster, and what was chosen for the top of the queue (if anything).
+    ``weight``: every row's label weight (its provenance, ``TrainConfig.label_weights``)."""
 
     def rounds(it: int, v: float) -> None:
         progress(f"  {head}: round {it}, valid log loss {v:.4f}")
 
+    w = None if weight is None else weight[fit_idx]
     if head == "urgency" and cfg.monotone and cfg.top_of_queue and share is not None:
-        return _train_for_top(X, y, fit_idx, es_idx, cfg, share, progress)
+        return _train_for_top(X, y, fit_idx, es_idx, cfg, share, progress, w)
     if head == "urgency" and cfg.monotone:
         return train_monotone_urgency(
-            X.iloc[fit_idx], y[fit_idx], X.iloc[es_idx], y[es_idx], cfg, rounds
+            X.iloc[fit_idx], y[fit_idx], X.iloc[es_idx], y[es_idx], cfg, rounds, weight=w
         ), {}
     return train_head(
         X.iloc[fit_idx],
@@ -255,6 +289,7 @@ def _train(
         early_stopping=cfg.early_stopping,
         params=cfg.params,
         progress=rounds,
+        weight=w,
     ), {}
 
 
@@ -266,6 +301,7 @@ def _train_for_top(
     cfg: TrainConfig,
     share: float,
     progress: Callable[[str], None],
+    label_weight: np.ndarray | None = None,
 ) -> tuple[lgb.Booster, dict[str, Any]]:
     """The urgency head chosen for the top of the queue (:mod:`training.top_of_queue`),
     and the candidates with the choice (kept in the manifest)."""
@@ -278,7 +314,8 @@ def _train_for_top(
             X.iloc[es_idx],
             y[es_idx],
             cfg,
-            weight=top.class_weights(y[fit_idx], w),
+            weight=top.class_weights(y[fit_idx], w)
+            * (1.0 if label_weight is None else label_weight),
             extra_feval=top.recall_feval(share),
             record=record,
             patience=2 * cfg.early_stopping,
@@ -307,25 +344,40 @@ def fit(
     tr = np.flatnonzero(split.train)
     n_es = max(1, int(len(tr) * cfg.early_stopping_share))
     fit_idx, es_idx = tr[:-n_es], tr[-n_es:]  # rows are in time order
-    cal = split.calibrate
     operating = load_policy(Path(cfg.policy_file) if cfg.policy_file else None)
     # probability calibration on the calibration window's earlier part, the conformal
     # urgency sets on its later part (models.conformal: data the calibration never saw)
-    cal_fit, cal_sets = split_in_time(cal, cfg.conformal_share)
+    cal_fit, cal_sets = split_in_time(split.calibrate, cfg.conformal_share)
+    weights = label_weights(ds, cfg)
+    labelled = weights > 0  # urgency rows whose provenance training uses
     boosters, calibrators, info = {}, {}, {}
     for head in ("urgency", "viability"):
         classes = CLASSES[head]
         y = class_index(getattr(ds, f"y_{head}"), classes)
+        # viability labels come from the disposition, whoever made it (contract §5)
+        use = labelled if head == "urgency" else np.ones(len(ds), dtype=bool)
+        f_idx, e_idx, c_fit = fit_idx[use[fit_idx]], es_idx[use[es_idx]], cal_fit & use
+        if len(f_idx) == 0 or len(e_idx) == 0 or not c_fit.any():
+            raise ValueError(f"label_weights: no {head} labels left in a training window")
         progress(
-            f"training {head} head on {len(fit_idx):,} referrals "
-            f"(early stopping on {len(es_idx):,})"
+            f"training {head} head on {len(f_idx):,} referrals (early stopping on {len(e_idx):,})"
         )
-        b, chosen = _train(head, X, y, fit_idx, es_idx, cfg, progress, operating.immediate_share)
+        b, chosen = _train(
+            head,
+            X,
+            y,
+            f_idx,
+            e_idx,
+            cfg,
+            progress,
+            operating.immediate_share,
+            weights if head == "urgency" else None,
+        )
         boosters[head] = b
-        m = np.asarray(b.predict(X[cal_fit], raw_score=True, num_threads=cfg.num_threads))
-        y_cal = getattr(ds, f"y_{head}")[cal_fit]
+        m = np.asarray(b.predict(X[c_fit], raw_score=True, num_threads=cfg.num_threads))
+        y_cal = getattr(ds, f"y_{head}")[c_fit]
         before = head_metrics(y_cal, VectorScaling.identity(3)(m), classes)
-        c = fit_vector_scaling(m, y[cal_fit])
+        c = fit_vector_scaling(m, y[c_fit])
         if head == "urgency" and cfg.monotone and min(c.w[:REFERENCE_CLASS]) <= 0:
             raise RuntimeError("calibration: a non-positive scale would undo the monotone head")
         after = head_metrics(y_cal, c(m), classes)
@@ -343,6 +395,7 @@ def fit(
             f"  {head}: {b.best_iteration} trees; calibration ECE "
             f"{before['top_label_ece']:.4f} -> {after['top_label_ece']:.4f}"
         )
+    cal = split.calibrate  # tiers are shares of all arrivals, labelled or not
     pu = calibrators["urgency"](
         np.asarray(boosters["urgency"].predict(X[cal], raw_score=True, num_threads=cfg.num_threads))
     )
@@ -354,8 +407,9 @@ def fit(
         f"  tiers for policy {operating.version}: P(immediate) >= {policy.t_immediate:.4f}, "
         f"P(immediate)+P(high) >= {policy.t_high:.4f}"
     )
-    in_sets = cal_sets[cal]  # the later part, among the calibration rows of ``pu``
-    sets = fit_sets(pu[in_sets], class_index(ds.y_urgency[cal_sets], URGENCY_CLASSES))
+    # the later part, among the calibration rows of ``pu``, with a label training uses
+    in_sets = (cal_sets & labelled)[cal]
+    sets = fit_sets(pu[in_sets], class_index(ds.y_urgency[cal_sets & labelled], URGENCY_CLASSES))
     progress(
         f"  urgency sets: fitted on the calibration window's last {in_sets.sum():,} referrals "
         f"({sets.calibration_counts[0]:,} immediate)"

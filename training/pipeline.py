@@ -30,12 +30,12 @@ from training.artefacts import reference_frame, write_events, write_reference
 from training.backtests import backtest_metrics, legacy_rows
 from training.backtests import run as backtests_run
 from training.card import write_card
-from training.data import Dataset, load_cached
+from training.data import Dataset, independent, label_summary, load_cached
 from training.embedded import embedded_data
 from training.evaluate import evaluate, headline, window
 from training.fit import TrainConfig, fit, say
 from training.promote import Decision, GateConfig, assess, load_champion, record
-from training.splits import Split, time_split
+from training.splits import Maturity, Split, maturity, time_split
 
 Progress = Callable[[str], None]
 SHAP_SAMPLE = 2000
@@ -69,6 +69,17 @@ def window_digest(ids: Any) -> str:
 
 def _prefixed(progress: Progress, prefix: str) -> Progress:
     return lambda msg: progress(prefix + msg)
+
+
+def matured(ds: Dataset) -> Maturity:
+    """Where ``ds``'s labels of every class have had time to arrive (``training.splits``)."""
+    return maturity(ds.feats.meta["received_at"], ds.decided_at, ds.y_urgency)
+
+
+def split_of(ds: Dataset, fractions: tuple[float, float, float]) -> Split:
+    """The time split of training and of the gate: calibration and test windows end where
+    the labels are mature."""
+    return time_split(ds.feats.meta["received_at"], ds.decided_at, fractions, mature=matured(ds))
 
 
 def backtest(ds: Dataset, cfg: TrainConfig, progress: Progress) -> dict[str, Any]:
@@ -133,8 +144,10 @@ def train(
     ds = load_cached(path, ps, settings.data_dir / "cache", extra_labels, progress)
     ds.referrals = []  # the documents are no longer needed; free the memory for training
     lap("data")
-    split = time_split(ds.feats.meta["received_at"], ds.decided_at, cfg.fractions)
+    split = split_of(ds, cfg.fractions)
     progress(f"time split: {json.dumps(split.describe()['rows'])}")
+    if split.maturity is not None and split.maturity.rows_left_out:
+        progress(f"left out {split.maturity.rows_left_out:,} recent rows with immature labels")
     bt_block = backtest(ds, cfg, progress) if cfg.backtests else None
     backtests = legacy_rows(bt_block) if bt_block else []
     lap("backtests")
@@ -142,14 +155,18 @@ def train(
     model.version = "candidate"  # until registered
     lap("fit")
     progress("evaluating on the test window (metrics, queue simulation, group audit)")
-    report = evaluate(model, ds, split.test, meta={"data_name": path.name})
+    judged = split.test & independent(ds)  # never labels made with a model on screen
+    report = evaluate(model, ds, judged, meta={"data_name": path.name})
     report["backtests"] = backtests
     if bt_block:
         report["backtest"] = bt_block
+    report["labels"] = label_summary(ds, split.test, judged)
+    report["maturity"] = split.maturity.describe() if split.maturity else None
     champion, why = load_champion(settings)
     decision = assess(
-        model, report, champion, ds, split.test, gate, no_champion_reason=why, progress=progress
+        model, report, champion, ds, judged, gate, no_champion_reason=why, progress=progress
     )
+    decision.labels = {**report["labels"], "maturity": report["maturity"]}
     lap("evaluate")
     progress("writing the artefact (card, reference) and logging to MLflow")
     figures = headline(report)
@@ -197,6 +214,15 @@ def train(
     )
 
 
-def gate_data_mask(ds: Dataset, fractions: tuple[float, float, float]) -> np.ndarray:
-    """The most recent window of ``ds`` as the training split would cut it."""
-    return time_split(ds.feats.meta["received_at"], ds.decided_at, fractions).test
+def gate_data_mask(
+    ds: Dataset, fractions: tuple[float, float, float]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The rows the gate judges on: the most recent window of ``ds`` as the training split
+    would cut it, without the labels made with a model's output on screen; and the
+    ``labels`` block saying which labels that left, and how many of each provenance,
+    with the window's ``maturity`` (rows left out because their labels were not in yet)."""
+    split = split_of(ds, fractions)
+    judged = split.test & independent(ds)
+    labels = label_summary(ds, split.test, judged)
+    labels["maturity"] = split.maturity.describe() if split.maturity else None
+    return judged, labels

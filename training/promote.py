@@ -103,6 +103,8 @@ class Decision(BaseModel):
     checks: list[Check] = Field(default_factory=list)
     config: GateConfig = Field(default_factory=lambda: GateConfig())
     notes: list[str] = Field(default_factory=list)
+    #: which labels the window held and used, by provenance (``training.data.label_summary``)
+    labels: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -121,6 +123,16 @@ class Decision(BaseModel):
                 f"  champion {champ}  limit {limit}"
             )
         lines += [f"  note: {n}" for n in self.notes]
+        if self.labels:
+            used = ", ".join(f"{k} {v:,}" for k, v in self.labels["used"].items() if v)
+            out = ", ".join(f"{k} {v:,}" for k, v in self.labels["left_out"].items() if v)
+            lines.append(f"  labels used: {used or 'none'}; left out: {out or 'none'}")
+            mature = self.labels.get("maturity") or {}
+            if mature.get("rows_left_out"):
+                lines.append(
+                    f"  rows left out (labels not mature before "
+                    f"{mature['mature_before'][:16]}): {mature['rows_left_out']:,}"
+                )
         return "\n".join(lines)
 
 
@@ -413,8 +425,10 @@ def gate(
     challenger: str = "challenger",
     force: bool = False,
     progress: Any = None,
+    labels: dict[str, Any] | None = None,
 ) -> Decision:
-    """``triage promote``: load both models, evaluate them on ``mask``, decide, record."""
+    """``triage promote``: load both models, evaluate them on ``mask``, decide, record.
+    ``labels`` (``training.data.label_summary``) goes into the decision as it is."""
     from training.evaluate import evaluate
 
     model = registry.load(settings, challenger, num_threads=2)
@@ -433,5 +447,6 @@ def gate(
         no_champion_reason=why,
         progress=progress,
     )
+    decision.labels = dict(labels or {})
     record(settings, decision)
     return decision

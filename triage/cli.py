@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "audit": "verify the decision log's hash chain",
     "explain": "write explanation reports for reviewers",
     "monitor": "compare a recent window with the model's reference (drift)",
+    "outcomes": "import outcome reports from the police of jurisdiction; verify their chain",
+    "agreement": "agreement of blind second reviews with first reviews (anchoring, intervals)",
+    "loop": "simulate deploy -> review -> retrain cycles, with and without label safeguards",
     "demo": "all of it on the embedded synthetic data",
     "policy": "the operating point: show the workload-recall curve, set the tier caps",
 }

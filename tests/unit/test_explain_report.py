@@ -111,6 +111,7 @@ def test_store_replay_shows_what_the_reviewer_saw_then(trained, pseudonymiser, t
             viability="package",
             reason="FREE-TEXT-REASON",
             model_version="7",
+            urgency_assessed="high",  # the reviewer's own judgement: the tier alone is none
         )
     )
     later = then[1].model_copy(update={"scored_at": T0 + timedelta(hours=2)})

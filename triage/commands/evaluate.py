@@ -22,9 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before LightGBM loads: fit.py
+    import numpy as np
+
     from models import registry
     from models.manifest import ModelIncompatible
-    from training.data import load_cached
+    from training.data import independent, label_summary, load_cached
     from training.embedded import embedded_data
     from training.evaluate import baseline_table, evaluate, headline, queue_table
     from training.fit import say
@@ -47,9 +49,14 @@ def run(args: argparse.Namespace) -> int:
         print("error: no labelled referrals to evaluate", file=sys.stderr)
         return 1
     fractions = tuple(model.manifest.training.get("config", {}).get("fractions", (0.7, 0.15, 0.15)))
-    mask = None if args.data is not None else gate_data_mask(ds, fractions)  # type: ignore[arg-type]
+    if args.data is None:
+        mask, labels = gate_data_mask(ds, fractions)  # type: ignore[arg-type]
+    else:  # the whole file, without labels made with a model's output on screen
+        mask = independent(ds)
+        labels = label_summary(ds, np.ones(len(ds), dtype=bool), mask)
     say(f"evaluating model v{model.version} on {path.name}")
     report = evaluate(model, ds, mask, meta={"data_name": path.name})
+    report["labels"] = labels
     out = args.out or s.reports_dir / f"evaluation-v{model.version}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     ):
         print(f"note: {path.name} or the reviewer labels changed since training", file=sys.stderr)
     fractions = tuple(json.loads(resolved.tags.get("fractions", "[0.7, 0.15, 0.15]")))
-    mask = gate_data_mask(ds, fractions)  # type: ignore[arg-type]
-    decision = gate(s, ds, mask, cfg, challenger=resolved.version, force=args.force, progress=say)
+    mask, labels = gate_data_mask(ds, fractions)  # type: ignore[arg-type]
+    decision = gate(
+        s, ds, mask, cfg, challenger=resolved.version, force=args.force, progress=say, labels=labels
+    )
     print(decision.summary())
     return decision.exit_code

@@ -1,0 +1,138 @@
+"""Outcome reports from the police of jurisdiction (contract §5b): stored, chained, labels.
+
+An outcome report is the strongest urgency label there is (contract §5 "Labels"): what
+was found, not what anyone guessed at triage. Reports are append-only and audited like
+decisions: each row's ``hash`` covers its content and the previous row's hash
+(:func:`serving.chain.canonical_json`, the decision log's byte form), and writers take the
+decision log's chain lock, so concurrent writers never fork either log. Idempotent per
+(referral_id, agency, finding): a retried or re-imported report is recognised, not added.
+
+Functions take an open :class:`~sqlalchemy.orm.Session`; :class:`serving.store.Store`
+wraps them in transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from features.contract import OutcomeReport, Urgency
+from serving import chain
+from serving.db_models import ChainHeadRow, OutcomeReportRow
+from serving.records import ChainCheck, UnknownReferral, _Record
+
+HASHED = (
+    "id",
+    "referral_id",
+    "reported_at",
+    "agency",
+    "finding",
+    "urgency_in_hindsight",
+    "recorded_at",
+    "recorded_by",
+    "recorded_by_token",
+)
+
+
+class OutcomeRecord(_Record):
+    """One stored outcome report with its place in the chain."""
+
+    id: int
+    referral_id: str
+    reported_at: AwareDatetime
+    agency: str
+    finding: str
+    urgency_in_hindsight: Urgency | None
+    recorded_at: AwareDatetime
+    recorded_by: str | None
+    recorded_by_token: int | None
+    prev_hash: str
+    hash: str
+
+
+def outcome_hash(content: Mapping[str, Any], prev_hash: str) -> str:
+    body = {k: content[k] for k in HASHED}
+    for k in ("reported_at", "recorded_at"):
+        body[k] = chain.hash_time(body[k])
+    body["prev_hash"] = prev_hash
+    return hashlib.sha256(chain.canonical_json(body)).hexdigest()
+
+
+def add(
+    s: Session,
+    report: OutcomeReport,
+    now: datetime,
+    by_name: str | None,
+    by_token: int | None,
+) -> tuple[OutcomeRecord, bool]:
+    """Append ``report``; returns ``(record, created)``. Call inside a write transaction."""
+    s.execute(select(ChainHeadRow).where(ChainHeadRow.id == 1).with_for_update()).scalar_one()
+    same = s.scalar(
+        select(OutcomeReportRow).where(
+            OutcomeReportRow.referral_id == report.referral_id,
+            OutcomeReportRow.agency == report.agency,
+            OutcomeReportRow.finding == report.finding,
+        )
+    )
+    if same is not None:
+        return OutcomeRecord.model_validate(same, from_attributes=True), False
+    from serving.db_models import ReferralRow
+
+    if s.get(ReferralRow, report.referral_id) is None:
+        raise UnknownReferral()
+    last = s.scalar(select(OutcomeReportRow).order_by(OutcomeReportRow.id.desc()).limit(1))
+    row = OutcomeReportRow(
+        id=(last.id if last else 0) + 1,
+        recorded_at=now,
+        recorded_by=by_name,
+        recorded_by_token=by_token,
+        prev_hash=last.hash if last else chain.GENESIS,
+        **report.model_dump(),
+    )
+    row.hash = outcome_hash({k: getattr(row, k) for k in HASHED}, row.prev_hash)
+    s.add(row)
+    s.flush()
+    return OutcomeRecord.model_validate(row, from_attributes=True), True
+
+
+def verify(s: Session) -> ChainCheck:
+    """Ids 1..n without gaps, each ``prev_hash`` the previous hash, each hash its content."""
+    rows: Iterable[OutcomeReportRow] = s.scalars(
+        select(OutcomeReportRow).order_by(OutcomeReportRow.id)
+    )
+    prev, n = chain.GENESIS, 0
+    for row in rows:
+        if row.id != n + 1:
+            return ChainCheck(
+                ok=False, checked=n, head_hash=prev, first_bad_id=n + 1, reason="missing record"
+            )
+        content = {k: getattr(row, k) for k in HASHED}
+        if row.prev_hash != prev or outcome_hash(content, row.prev_hash) != row.hash:
+            return ChainCheck(
+                ok=False,
+                checked=n,
+                head_hash=prev,
+                first_bad_id=row.id,
+                reason="content or prev_hash does not match its hash (altered after writing)",
+            )
+        prev, n = row.hash, n + 1
+    return ChainCheck(ok=True, checked=n, head_hash=prev)
+
+
+def hindsight(s: Session) -> dict[str, tuple[Urgency, datetime]]:
+    """Per referral, the urgency in hindsight of its latest report that gives one, and
+    when it was reported: the ``outcome`` labels of contract §5."""
+    latest = (
+        select(OutcomeReportRow.referral_id, func.max(OutcomeReportRow.id).label("oid"))
+        .where(OutcomeReportRow.urgency_in_hindsight.is_not(None))
+        .group_by(OutcomeReportRow.referral_id)
+        .subquery()
+    )
+    rows = s.scalars(select(OutcomeReportRow).join(latest, latest.c.oid == OutcomeReportRow.id))
+    return {r.referral_id: (r.urgency_in_hindsight, r.reported_at) for r in rows}  # type: ignore[misc]
