@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "explain": "write explanation reports for reviewers",
     "monitor": "compare a recent window with the model's reference (drift)",
     "demo": "all of it on the embedded synthetic data",
+    "cases": "group a file's referrals into cases and propose routes",
 }
 
 
