@@ -45,6 +45,7 @@ from features.ingest import Rejected, parse_documents
 from features.linking import EVENT_COLUMNS, events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
+from features.routes import route_referral
 from models.degraded import RULES_VERSION, score_rules
 from serving import logs
 from serving.store import Store
@@ -179,6 +180,8 @@ class Scorer:
         with self._lock:
             feats = build_features(refs, None, self.history)
             scores, degraded_reason = self._predict(feats, jobs)
+            for sc, ref in zip(scores, refs, strict=True):  # the proposed police of jurisdiction
+                sc.route = route_referral(ref)
             rows = feature_rows(feats.X)
             self.store.record_scores(list(zip(refs, scores, rows, strict=True)), ids)
             start = 0

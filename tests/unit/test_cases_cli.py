@@ -40,3 +40,23 @@ def test_triage_cases_writes_cases_routes_and_metrics(
 
     written = (out / "cases.jsonl").read_text() + (out / "routes.jsonl").read_text()
     assert "@example." not in written and "555-01" not in written  # pseudonyms only
+
+
+def test_triage_score_proposes_a_route_for_every_referral(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a model the rules score (degraded), and each answer still carries a route."""
+    monkeypatch.setenv("TRIAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRIAGE_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    src, out = tmp_path / "in.jsonl", tmp_path / "scores.jsonl"
+    docs = generate(300, 8, date(2024, 2, 1), 20)
+    write_jsonl(src, docs)
+    assert main(["score", "--input", str(src), "--out", str(out)]) == 0
+    scores = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(scores) == len(docs)
+    for d, s in zip(docs, scores, strict=True):
+        assert s["referral_id"] == d["referral_id"]
+        loc = ((d.get("subjects") or [{}])[0]).get("location") or {}
+        if loc.get("verified") and loc.get("country") == "CA":
+            assert s["route"]["destination"].startswith(f"CA-{loc['region']}: ")
+        assert s["route"]["level"] in {"agency", "province", "country", "undetermined"}

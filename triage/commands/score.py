@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from features.ingest import parse_documents
     from features.pipeline import build_features
+    from features.routes import route_referral
     from models.degraded import score_rules
     from training.data import lines_with_progress
     from triage.common import pseudonymiser, report_rejected, settings
@@ -111,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 scores, degraded = score_rules(part), True
-            for sc in scores:
+            for k, sc in enumerate(scores):
+                sc.route = route_referral(refs[lo + k])  # the proposed police of jurisdiction
                 fh.write(json.dumps(sc.model_dump(mode="json"), separators=(",", ":")) + "\n")
             n += len(scores)
             bar.update(len(scores))
