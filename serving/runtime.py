@@ -140,14 +140,25 @@ def load_model(settings: Settings) -> tuple[Any | None, Path | None, str | None]
 
 def start(settings: Settings) -> Runtime:
     """Bring a worker up: store migrated, model loaded (or degraded), history rebuilt."""
-    from serving.scoring import Scorer, load_history  # pandas, LightGBM: the worker's only
+    from serving.scoring import (  # pandas, LightGBM: the worker's only
+        Scorer,
+        load_cases,
+        load_history,
+    )
 
     logs.configure()
     store = Store(settings.store_url())
     store.migrate()
     model, model_dir, reason = load_model(settings)
     history, seen = load_history(settings.home / HISTORY_FILE, store)
-    scorer = Scorer(store, Pseudonymiser(settings.resolve_pseudonym_key()), model, history, seen)
+    scorer = Scorer(
+        store,
+        Pseudonymiser(settings.resolve_pseudonym_key()),
+        model,
+        history,
+        seen,
+        load_cases(store),
+    )
     metrics = Metrics()
     metrics.serving(scorer.version, scorer.degraded)
     rt = Runtime(settings, store, scorer, metrics, model_dir, reason)

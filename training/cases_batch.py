@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from features.case_index import CaseIndex
 from features.cases import Case, build_case
@@ -55,7 +54,9 @@ def group_referrals(
     return run
 
 
-def measure(run: CaseRun, truth: Mapping[str, Truth], measured: Sequence[str]) -> dict[str, Any]:
+def measure(
+    run: CaseRun, truth: Mapping[str, Truth], measured: Sequence[str]
+) -> dict[str, dict[str, float]]:
     """Grouping and routing figures on ``measured`` referrals against the generator's truth."""
     suspects = {r: t.suspect_id for r, t in truth.items()}
     window = {r: truth[r] for r in measured if r in truth}

@@ -85,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
             recv = pd.Series([r.received_at for r in result.referrals.values()])
             test = time_split(recv).test
             measured = [rid for rid, t in zip(result.referrals, test, strict=True) if t]
-        report = {"data": path.name, "measured_referrals": len(measured)}
-        report |= measure(result, truth, measured)
+        figures = measure(result, truth, measured)
+        report = {"data": path.name, "measured_referrals": len(measured), **figures}
         (out / "metrics.json").write_text(json.dumps(report, indent=1))
-        for part in ("grouping", "route_referral", "route_case"):
-            for k, v in report[part].items():
+        for part, values in figures.items():
+            for k, v in values.items():
                 print(f"{part}.{k:<32} {v:.4f}")
     print(f"written to {out}")
     return 1 if batch.rejected else 0
