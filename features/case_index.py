@@ -161,6 +161,7 @@ class CaseIndex:
         self._parent: dict[str, str] = {}
         self.edges: dict[Edge, Known] = {}  # edge -> (time known, link kind), over keys
         self._edge_keys: dict[Edge, set[str]] = {}
+        self._by_referral: dict[str, set[Edge]] = {}  # the edges at each referral
 
     def __len__(self) -> int:
         return len(self.received)
@@ -207,6 +208,8 @@ class CaseIndex:
 
     def _link(self, e: Edge, known: Known, key: str) -> None:
         self._edge_keys.setdefault(e, set()).add(key)
+        self._by_referral.setdefault(e[0], set()).add(e)
+        self._by_referral.setdefault(e[1], set()).add(e)
         prev = self.edges.get(e)
         if prev is None or known < prev:
             self.edges[e] = known
@@ -218,6 +221,8 @@ class CaseIndex:
         keys.discard(key)
         if not keys:
             del self._edge_keys[e], self.edges[e]
+            self._by_referral[e[0]].discard(e)
+            self._by_referral[e[1]].discard(e)
         else:
             self.edges[e] = min(self._keys[k].edges[e] for k in keys)
 
@@ -265,4 +270,5 @@ class CaseIndex:
     def links_within(self, members: Iterable[str]) -> list[tuple[str, str, str]]:
         """The (earlier, later, kind) links among ``members``."""
         m = set(members)
-        return [(a, b, k) for (a, b), (_, k) in self.edges.items() if a in m and b in m]
+        edges = {e for r in m for e in self._by_referral.get(r, ())}
+        return [(a, b, self.edges[(a, b)][1]) for a, b in sorted(edges) if a in m and b in m]
