@@ -13,10 +13,14 @@ connected component of the links (union-find).
 
 **Hubs.** A key that many unrelated people share (a carrier-NAT or VPN exit, a platform's
 generic account) would chain unrelated suspects into one giant case. A key is a *hub at
-time t* when the referrals carrying it received in ``(t - HUB_WINDOW, t]`` name more than
+time t* when the referrals carrying it received up to ``t`` name more than
 ``HUB_PER_KIND`` distinct person keys of one kind (e-mails, phones or devices) other than
 itself: one person has one or two of each, a shared address or a generic account collects
-the e-mails and phones of everyone who used it. A pair sharing a
+the e-mails and phones of everyone who used it. The count is over the key's whole known
+life, not a recent window: a generic account on a small platform is seen a few times a
+year, and a window would never see enough of it at once to call it a hub (a 90-day
+window let one such account chain 177 suspects over three years). Once a hub, always a
+hub. A pair sharing a
 key is linked only if the key is not a hub at the later of the two receipt times.
 
 **Point in time.** Whether a pair is linked depends only on referrals received up to the
@@ -31,7 +35,7 @@ sightings: the cost does not grow with the history.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -42,7 +46,6 @@ from features.linking import platform_key
 NS = 10**9
 DAY = 86_400 * NS
 IP_WINDOW = 7 * DAY  # an address is one person's only for a while (dynamic assignment)
-HUB_WINDOW = 90 * DAY  # how far back co-occurring person keys are counted
 HUB_PER_KIND = 2  # more distinct co-occurring person keys of one kind than this: a hub
 PERSON_KINDS = frozenset({"email", "phone", "device_id"})
 ACCOUNT_KINDS = frozenset({"esp_user_id", "screen_name", "profile_url"})
@@ -103,20 +106,37 @@ class _Key:
     hub: list[bool] = field(default_factory=list)  # per sighting: a hub at its time
     edges: dict[Edge, Known] = field(default_factory=dict)
     open_from: int = 0  # identifier kinds: sightings from here are not yet linked
+    persons: dict[str, set[str]] = field(default_factory=dict)  # co-occurring, per kind
 
-    def hub_at(self, i: int) -> bool:
-        """Whether the key is a hub at sighting ``i``'s receipt time."""
-        t = self.sightings[i].t
-        hi = bisect_right(self.sightings, (t, "\uffff"), key=lambda s: s.order)
-        lo = bisect_right(self.sightings, (t - HUB_WINDOW, "\uffff"), key=lambda s: s.order)
-        seen: dict[str, set[str]] = {}
-        for s in self.sightings[lo:hi]:
-            for p in s.persons:
-                kind_seen = seen.setdefault(p.partition("|")[0], set())
-                kind_seen.add(p)
-                if len(kind_seen) > HUB_PER_KIND:
-                    return True
-        return False
+    def _count(self, s: Sighting) -> bool:
+        """Add a sighting's person keys; whether the key is now a hub."""
+        hub = False
+        for p in s.persons:
+            kind_seen = self.persons.setdefault(p.partition("|")[0], set())
+            kind_seen.add(p)
+            hub |= len(kind_seen) > HUB_PER_KIND
+        return hub or any(len(v) > HUB_PER_KIND for v in self.persons.values())
+
+    def append(self, s: Sighting) -> None:
+        """A sighting later than every one held: a hub stays a hub."""
+        was_hub = bool(self.hub) and self.hub[-1]
+        self.sightings.append(s)
+        self.hub.append(self._count(s) or was_hub)
+
+    def _hubs(self) -> list[bool]:
+        """Per sighting, a hub at its receipt time (sightings at one instant count together)."""
+        self.persons = {}
+        out: list[bool] = []
+        i, n = 0, len(self.sightings)
+        while i < n:
+            j = i
+            hub = False
+            while j < n and self.sightings[j].t == self.sightings[i].t:
+                hub = self._count(self.sightings[j]) or hub
+                j += 1
+            out += [hub or bool(out and out[-1])] * (j - i)
+            i = j
+        return out
 
     def _label(self, a: Sighting, b: Sighting) -> str:
         return "verified_email" if self.kind == "email" and a.verified and b.verified else self.kind
@@ -143,7 +163,7 @@ class _Key:
 
     def recompute(self) -> dict[Edge, Known]:
         """Every edge of the key from scratch (after an out-of-order arrival)."""
-        self.hub = [self.hub_at(i) for i in range(len(self.sightings))]
+        self.hub = self._hubs()
         self.open_from = 0
         edges: dict[Edge, Known] = {}
         for i in range(len(self.sightings)):
@@ -181,8 +201,7 @@ class CaseIndex:
             if k is None:
                 k = self._keys[key] = _Key(kind)
             if not k.sightings or s.t > k.sightings[-1].t:
-                k.sightings.append(s)  # in time order: only the new sighting's edges change
-                k.hub.append(k.hub_at(len(k.sightings) - 1))
+                k.append(s)  # in time order: only the new sighting's edges change
                 new = k.new_edges_for(len(k.sightings) - 1)
             else:  # out of order or at the same instant: the key's hub times may change
                 insort(k.sightings, s, key=lambda x: x.order)
