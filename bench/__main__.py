@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench import cases, latency, linking, scoring, training
 from bench import features as features_bench
-from bench import latency, linking, scoring, training
 from bench.common import KEY, Row, corpus, fixed_model, labels, print_table, say
 from features.config import Settings
 from features.pipeline import Features
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     rows += latency.run(model, data)
     n_ref = len(data.referrals)
     rows += linking.run(data, [1_000, 10_000, n_ref - 1_000], [10_000, 30_000, n_ref])
+    rows += cases.run(data, [1_000, 10_000, n_ref - 1_000])
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "train.parquet"

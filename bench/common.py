@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
-from features.ingest import Labelled, parse_documents
+from features.ingest import LABEL_KEYS, Labelled, parse_documents
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 from models import safety
@@ -80,7 +80,7 @@ def corpus(n: int, seed: int = 5) -> Corpus:
     good = sorted(batch.good, key=lambda g: g.referral.received_at)
     by_id = {d["referral_id"]: d for d in docs}
     raw = [
-        {k: v for k, v in by_id[g.referral.referral_id].items() if k not in ("outcome", "_oracle")}
+        {k: v for k, v in by_id[g.referral.referral_id].items() if k not in LABEL_KEYS}
         for g in good
     ]
     return Corpus(raw, good, parse_s, generate_s)

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from features.countries import COUNTRY_CODES
+from features.phones import phone_region
 from features.pseudonyms import Pseudonymiser, is_pseudonym
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -194,6 +195,24 @@ class Identifier(_Model):
     kind: IdentifierKind
     value: str = Field(min_length=1, max_length=512, description="pseudonymised on ingestion")
     verified: bool | None = None
+    region: str | None = Field(
+        default=None,
+        max_length=8,
+        description="a phone's country (CA-ON: province by area code), derived on ingestion "
+        "before the number is pseudonymised; any value given with a raw document is replaced",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _phone_region(cls, data: Any, info: ValidationInfo) -> Any:
+        """The region is read from the raw number here, the only moment it exists."""
+        ctx = info.context or {}
+        if isinstance(data, dict) and isinstance(ctx.get("pseudonymiser"), Pseudonymiser):
+            data = dict(data)
+            raw = data.get("value")
+            ok = data.get("kind") == "phone" and isinstance(raw, str)
+            data["region"] = phone_region(raw) if ok else None
+        return data
 
     @field_validator("value")
     @classmethod
@@ -350,6 +369,15 @@ class Oracle(_Model):
 
     urgency: dict[Urgency, float]
     viability: dict[Viability, float]
+
+
+class Truth(_Model):
+    """The generator's ground truth for cases and routes; synthetic data only, never a
+    feature: who the suspect is (None: the referral names none) and where they really are."""
+
+    suspect_id: str | None = None
+    country: str
+    province: str | None = None
 
 
 class Reason(_Model):

@@ -6,8 +6,9 @@ document once and emits plain scalars. Everything after it is columnar.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -202,24 +203,42 @@ def flatten(referrals: Sequence[Referral]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows(referrals))
 
 
+class KeySighting(NamedTuple):
+    """One pseudonymised key as a referral shows it: its family (``ident``, ``ip``,
+    ``group``), kind (identifier kind, ``ip`` or ``group``), the subject it belongs to, and
+    what linking rules may weigh: verified, the IP event's time, a possible proxy."""
+
+    family: str
+    kind: str
+    key: str
+    subject: int
+    verified: bool
+    at: datetime | None
+    proxy: bool
+
+
+def key_sightings(ref: Referral) -> Iterator[KeySighting]:
+    """Every pseudonymised linking key of one referral, in document order: the one key
+    builder behind the linking features (:func:`link_keys`) and the cases
+    (``features.case_keys``)."""
+    for n, s in enumerate(ref.subjects):
+        for i in s.identifiers:
+            if i.kind in LINK_KINDS:
+                yield KeySighting("ident", i.kind, i.value, n, bool(i.verified), None, False)
+        for e in s.ip_events:
+            yield KeySighting("ip", "ip", e.ip, n, False, e.at, bool(e.possible_proxy))
+        if s.group_identifier:
+            yield KeySighting("group", "group", s.group_identifier, n, False, None, False)
+
+
 def link_keys(referrals: Sequence[Referral]) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Pseudonymised keys per referral position, by family: ``ident``, ``ip``, ``group``."""
     fams: dict[str, tuple[list[int], list[str]]] = {f: ([], []) for f in ("ident", "ip", "group")}
     for pos, ref in enumerate(referrals):
         seen: set[str] = set()
-        for s in ref.subjects:
-            for i in s.identifiers:
-                if i.kind in LINK_KINDS and i.value not in seen:
-                    seen.add(i.value)
-                    fams["ident"][0].append(pos)
-                    fams["ident"][1].append(i.value)
-            for e in s.ip_events:
-                if e.ip not in seen:
-                    seen.add(e.ip)
-                    fams["ip"][0].append(pos)
-                    fams["ip"][1].append(e.ip)
-            if s.group_identifier and s.group_identifier not in seen:
-                seen.add(s.group_identifier)
-                fams["group"][0].append(pos)
-                fams["group"][1].append(s.group_identifier)
+        for k in key_sightings(ref):
+            if k.key not in seen:
+                seen.add(k.key)
+                fams[k.family][0].append(pos)
+                fams[k.family][1].append(k.key)
     return {f: (np.asarray(p, dtype=np.int64), k) for f, (p, k) in fams.items()}

@@ -17,11 +17,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from features import strict_json
-from features.contract import Oracle, Outcome, Referral
+from features.contract import Oracle, Outcome, Referral, Truth
 from features.labels import Provenance
 from features.pseudonyms import Pseudonymiser
 
-LABEL_KEYS = ("outcome", "_oracle")
+LABEL_KEYS = ("outcome", "_oracle", "_truth")
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,12 @@ class Rejected:
 
 @dataclass
 class Labelled:
-    """A referral with its training label and (synthetic data only) the oracle."""
+    """A referral with its training label and (synthetic data only) the oracle and truth."""
 
     referral: Referral
     outcome: Outcome | None = None
     oracle: Oracle | None = None
+    truth: Truth | None = None
     #: where the label came from (``features.labels``); a labelled file is imported history
     provenance: Provenance = "history"
 
@@ -123,7 +124,8 @@ def parse_documents(
     labels: bool = False,
     now: datetime | None = None,
 ) -> Batch:
-    """Validate many documents; with ``labels`` also read ``outcome`` and ``_oracle``.
+    """Validate many documents; with ``labels`` also read ``outcome``, ``_oracle`` and
+    ``_truth``.
 
     Duplicate ``referral_id`` values within the batch are rejected (the later ones).
     """
@@ -136,7 +138,7 @@ def parse_documents(
             continue
         body = {k: v for k, v in doc.items() if k not in LABEL_KEYS}
         problems: list[Problem] = []
-        ref = outcome = oracle = None
+        ref = outcome = oracle = truth = None
         try:
             ref = parse_referral(body, pseudonymiser, now=now)
         except ValidationError as e:
@@ -150,13 +152,17 @@ def parse_documents(
                 oracle = Oracle.model_validate(doc["_oracle"]) if doc.get("_oracle") else None
             except ValidationError as e:
                 problems += problems_from(e, "_oracle.")
+            try:
+                truth = Truth.model_validate(doc["_truth"]) if doc.get("_truth") else None
+            except ValidationError as e:
+                problems += problems_from(e, "_truth.")
         if ref is not None and ref.referral_id in seen:
             problems.append(Problem("referral_id", "duplicate referral_id in this batch"))
         if problems or ref is None:
             batch.rejected.append(Rejected(i, _safe_id(doc), problems))
             continue
         seen.add(ref.referral_id)
-        batch.good.append(Labelled(ref, outcome, oracle))
+        batch.good.append(Labelled(ref, outcome, oracle, truth))
     return batch
 
 

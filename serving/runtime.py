@@ -144,7 +144,11 @@ def load_model(settings: Settings) -> tuple[Any | None, Path | None, str | None]
 
 def start(settings: Settings) -> Runtime:
     """Bring a worker up: store migrated, model loaded (or degraded), history rebuilt."""
-    from serving.scoring import Scorer, load_history  # pandas, LightGBM: the worker's only
+    from serving.scoring import (  # pandas, LightGBM: the worker's only
+        Scorer,
+        load_cases,
+        load_history,
+    )
 
     logs.configure()
     store = Store(settings.store_url())
@@ -157,6 +161,7 @@ def start(settings: Settings) -> Runtime:
         model,
         history,
         seen,
+        cases=load_cases(store),
         blind_share=settings.blind_review_share,
     )
     metrics = Metrics()

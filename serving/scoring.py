@@ -40,12 +40,14 @@ from typing import Any
 import pandas as pd
 
 from features.blind_draw import DEFAULT_SHARE, drawn_for_blind_review
+from features.case_index import CaseIndex
 from features.contract import Outcome, Referral, Score
 from features.history import History
 from features.ingest import Rejected, parse_documents
 from features.linking import EVENT_COLUMNS, events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
+from features.routes import route_referral
 from models.degraded import RULES_VERSION, score_rules
 from serving import logs
 from serving.store import Store
@@ -90,6 +92,7 @@ class Scorer:
         model: Any | None,
         history: History | None = None,
         seen: set[str] | None = None,
+        cases: CaseIndex | None = None,
         blind_share: float = DEFAULT_SHARE,
     ) -> None:
         self.store = store
@@ -98,6 +101,7 @@ class Scorer:
         self.model = model
         self.history = history or History()
         self._seen: set[str] = seen if seen is not None else set()
+        self.cases = cases if cases is not None else CaseIndex()  # under ``_lock``, like history
         self._lock = threading.Lock()  # the history and the store's order of scores
         self._turn = threading.Condition()  # guards the waiting queue and ``_busy``
         self._waiting: deque[_Job] = deque()
@@ -183,6 +187,9 @@ class Scorer:
             feats = build_features(refs, None, self.history)
             scores, degraded_reason = self._predict(feats, jobs)
             scores = [self._blind_draw(s) for s in scores]
+            for sc, ref in zip(scores, refs, strict=True):
+                sc.route = route_referral(ref)  # the proposed police of jurisdiction
+                sc.case_id = self.cases.add(ref)  # the case as known when scored
             rows = feature_rows(feats.X)
             self.store.record_scores(list(zip(refs, scores, rows, strict=True)), ids)
             start = 0
@@ -262,6 +269,16 @@ def load_history(events_file: Path, store: Store) -> tuple[History, set[str]]:
         history.extend(refs, [o for _, o in chunk])
         seen.update(r.referral_id for r in refs)
     return history, seen
+
+
+def load_cases(store: Store) -> CaseIndex:
+    """The cases of every stored referral. The grouping is a function of the referrals
+    alone (the same for any arrival order, ``features.case_index``), so the store's
+    referrals are its record and a restart rebuilds the same cases."""
+    cases = CaseIndex()
+    for ref, _ in store.history_referrals():
+        cases.add(ref)
+    return cases
 
 
 def _chunks(

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "loop": "simulate deploy -> review -> retrain cycles, with and without label safeguards",
     "demo": "all of it on the embedded synthetic data",
     "policy": "the operating point: show the workload-recall curve, set the tier caps",
+    "cases": "group a file's referrals into cases and propose routes",
 }
 
 

@@ -19,6 +19,7 @@ from features.history import History
 from features.ingest import parse_documents
 from features.pipeline import build_features
 from features.pseudonyms import Pseudonymiser
+from features.routes import route_referral
 from models.degraded import RULES_VERSION
 from serving.scoring import Scorer, load_history
 from serving.store import Store
@@ -77,10 +78,12 @@ def test_service_path_and_direct_model_agree(trained, raw_referrals, store, pseu
     served = Scorer(store, pseudonymiser, model).score(batch, "req-eq")
     refs = parse_documents(batch, pseudonymiser).referrals
     direct = model.score(build_features(refs, None, History()))
-    for s, d in zip(served.scores, direct, strict=True):
-        # the service adds the blind-review draw (test_blind_scoring.py); the rest is equal
-        same = {"scored_at", "second_review"}
-        assert s.model_dump(exclude=same) == d.model_dump(exclude=same)
+    # the service adds the blind-review draw (test_blind_scoring.py), where to send it and
+    # which case it joined; the rest is equal
+    service_only = {"scored_at", "second_review", "route", "case_id"}
+    for s, d, r in zip(served.scores, direct, refs, strict=True):
+        assert s.model_dump(exclude=service_only) == d.model_dump(exclude=service_only)
+        assert s.route == route_referral(r) and s.case_id is not None
 
 
 def test_history_starts_from_the_training_events_and_the_store(

@@ -50,6 +50,10 @@ _REF_COLS = frozenset(
         "m2m",
         "spam",
         "sadistic",
+        "true_jur",
+        "true_province",
+        "true_country",
+        "generic",
     ]
 )
 _SUBJECT_COLS = frozenset(
@@ -117,7 +121,7 @@ class Parts:
         self.prefix = f"syn-{sim.seed}-{sim.start:%Y%m%d}-{sim.scenario.name}-"
         if sim.world != "embedded":
             self.prefix += f"{sim.world}-"
-        self.names = world.names
+        self.names, self.slugs = world.names, world.slugs
         self.u_cls, self.v_cls = sim.urgency.tolist(), sim.viability.tolist()
         self.pu = np.round(sim.p_urgency, 6).tolist()
         self.pv = np.round(sim.p_viability, 6).tolist()
@@ -182,6 +186,9 @@ class Parts:
             },
             sty,
         )
+        if k["generic"][i]:  # a platform's generic account: a hub shared by unrelated suspects
+            generic = {"kind": "email", "value": f"noreply.{self.slugs[p]}@example.com"}
+            main.setdefault("identifiers", []).append(compact({**generic, "verified": None}, sty))
         out = [main]
         for e in range(k["n_extra"][i]):  # co-reported accounts: other people, never linked
             esid = 50_000_000 + 8 * i + e
@@ -248,6 +255,20 @@ class Parts:
                 "urgency": dict(zip(_URGENCY, self.pu[i], strict=True)),
                 "viability": dict(zip(_VIABILITY, self.pv[i], strict=True)),
             },
+            "_truth": self.truth(i),
+        }
+
+    def truth(self, i: int) -> dict[str, Any]:
+        """Who the suspect is (None when the referral names none) and where they really are:
+        what cases and routes are measured against (never a feature)."""
+        k = self.cols
+        sid = k["suspect"][i]
+        named = k["has_subject"][i] and not k["batched"][i]
+        ca = k["true_jur"][i] == st.CA
+        return {
+            "suspect_id": f"suspect-{self.ids.ns}-{sid}" if named and sid >= 0 else None,
+            "country": "CA" if ca else st.COUNTRIES[k["true_country"][i]],
+            "province": st.PROVINCES[k["true_province"][i]] if ca else None,
         }
 
 

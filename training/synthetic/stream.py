@@ -13,7 +13,7 @@ from datetime import date
 
 import numpy as np
 
-from training.synthetic import details, oracle, story
+from training.synthetic import details, oracle, story, truth
 from training.synthetic import scenarios as sc
 from training.synthetic.story import Cols
 
@@ -51,7 +51,7 @@ def simulate(n: int, seed: int, start: date, days: int, scenario: str = "baselin
     ss = np.random.SeedSequence(
         [int(seed), zlib.crc32(scenario.encode()), start.toordinal(), int(days), int(n)]
     )
-    r = [np.random.default_rng(x) for x in ss.spawn(10)]
+    r = [np.random.default_rng(x) for x in ss.spawn(11)]  # child k is the same for any count
     c = story.times(r[0], n, scen, start, days)
     d = story.context(r[1], c, scen)
     s_pop = story.suspects(r[2], c, days)
@@ -66,6 +66,7 @@ def simulate(n: int, seed: int, start: date, days: int, scenario: str = "baselin
     rng = r[8]
     u_cls, v_cls = oracle.sample(rng, pu), oracle.sample(rng, pv)
     lag_s = np.round(oracle.decision_lag_hours(rng, u_cls) * 3600).astype(np.int64)
+    truth.apply(r[10], c, s_pop.first, s_pop.count)  # after the oracle: labels unchanged
     return Simulation(
         n=n,
         seed=seed,

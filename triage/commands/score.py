@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from features.ingest import parse_documents
     from features.pipeline import build_features
+    from features.routes import route_referral
     from models.degraded import score_rules
     from training.data import lines_with_progress
     from triage.common import pseudonymiser, report_rejected, settings
@@ -112,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
                 )
                 version = model.policy.policy_version if model is not None else None
                 scores, degraded = score_rules(part, policy_version=version), True
-            for sc in scores:
+            for k, sc in enumerate(scores):
+                sc.route = route_referral(refs[lo + k])  # the proposed police of jurisdiction
                 fh.write(json.dumps(sc.model_dump(mode="json"), separators=(",", ":")) + "\n")
             n += len(scores)
             bar.update(len(scores))

@@ -1,0 +1,41 @@
+"""Placing one referral in a case as the history grows: the cost must stay flat.
+
+The service places each new referral in the same :class:`~features.case_index.CaseIndex`
+that holds every earlier one; in time order only the new referral's own keys' recent
+sightings are read. Measured per referral for the ``m`` referrals after a history of H.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.common import Corpus, Row, say
+from features.case_index import CaseIndex
+
+
+def run(data: Corpus, lengths: list[int], m: int = 1_000) -> list[Row]:
+    refs = sorted(data.referrals, key=lambda r: (r.received_at, r.referral_id))
+    rows: list[Row] = []
+    first: float | None = None
+    for h in lengths:
+        if h + m > len(refs):
+            continue
+        index = CaseIndex()
+        index.extend(refs[:h])
+        t0 = time.perf_counter()
+        index.extend(refs[h : h + m])
+        us = (time.perf_counter() - t0) / m * 1e6
+        first = first or us
+        rows.append(
+            Row(
+                "placing 1 referral in a case",
+                f"H={h // 1000}k",
+                us,
+                None,
+                "us/referral",
+                f"{len(index.edges):,} links; cost x{us / first:.1f} of the smallest H",
+                False,
+            )
+        )
+        say(f"cases H={h:,}: {us:,.0f} us per referral")
+    return rows

@@ -1,0 +1,48 @@
+"""The scorer places each referral in a case when it scores it, and a restart rebuilds
+the same cases from the store (real SQLite store; the rules score: no model needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from features.pseudonyms import Pseudonymiser
+from serving.scoring import Scorer, load_cases
+from serving.store import Store
+
+
+def doc(rid: str, hour: int, email: str, region: str = "NS") -> dict[str, Any]:
+    return {
+        "referral_id": rid,
+        "received_at": f"2024-04-01T{hour:02d}:00:00Z",
+        "source": "ncmec",
+        "incident": {"type": "csam", "platform": "ExampleChat"},
+        "subjects": [
+            {
+                "identifiers": [{"kind": "email", "value": email, "verified": True}],
+                "location": {"country": "CA", "region": region},
+            }
+        ],
+    }
+
+
+def test_scores_carry_the_case_as_known_and_a_restart_keeps_it(
+    tmp_path: Path, pseudonymiser: Pseudonymiser
+) -> None:
+    with Store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.migrate()
+        scorer = Scorer(store, pseudonymiser, None)
+        first = scorer.score([doc("a", 1, "one@example.com"), doc("b", 2, "two@example.com")], "r1")
+        assert [s.case_id for s in first.scores] == ["case:a", "case:b"]
+        assert first.scores[0].route is not None
+        assert first.scores[0].route.destination == "CA-NS: RCMP H Division (Nova Scotia)"
+
+        restarted = Scorer(store, pseudonymiser, None, cases=load_cases(store))
+        later = restarted.score([doc("c", 3, "TWO@example.com")], "r2")
+        assert later.scores[0].case_id == "case:b"  # joins the stored referral's case
+        again = restarted.score([doc("a", 1, "one@example.com")], "r3")  # re-scored
+        assert again.scores[0].case_id == "case:a"
+        record = store.referral("c")
+        assert record is not None
+        assert record.scores[-1].score.case_id == "case:b"  # recorded with the score
+        assert record.scores[-1].score.route == later.scores[0].route
