@@ -11,13 +11,14 @@ reviewer's rights, admin the right to decide, or anyone ``/metrics``, fails a te
 |---|---|---|---|---|
 | POST /score | yes | 403 | 403 | 401 |
 | POST /feedback | 403 | yes | 403 | 401 |
+| POST /outcomes | 403 | yes | 403 | 401 |
 | GET /queue | 403 | yes | 403 | 401 |
 | GET /referrals/{id} | 403 | yes | 403 | 401 |
 | GET /model | yes | yes | yes | 401 |
 | GET /drift | 403 | yes | yes | 401 |
 | GET /docs.json | yes | yes | yes | 401 |
 | GET /metrics | 403 | 403 | yes | 401 |
-| GET /healthz, /readyz, the page's files | open | open | open | open |
+| GET /healthz, /livez, /readyz, the page's files | open | open | open | open |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ROLES = ("scorer", "reviewer", "admin")
 ROLE_TABLE: dict[str, frozenset[str]] = {
     "POST /score": frozenset({"scorer"}),
     "POST /feedback": frozenset({"reviewer"}),
+    "POST /outcomes": frozenset({"reviewer"}),
     "GET /queue": frozenset({"reviewer"}),
     "GET /referrals/{id}": frozenset({"reviewer"}),
     "GET /model": frozenset({"scorer", "reviewer", "admin"}),
@@ -36,4 +38,6 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
 }
 
 #: Open to anyone, without a token: probes and the reviewer page's static files.
-OPEN = frozenset({"GET /healthz", "GET /readyz", "GET /", "GET /web/app.js", "GET /web/app.css"})
+OPEN = frozenset(
+    {"GET /healthz", "GET /livez", "GET /readyz", "GET /", "GET /web/app.js", "GET /web/app.css"}
+)

@@ -194,7 +194,9 @@ def load_labelled(
         by_id[it.referral.referral_id] = (
             it
             if known is None
-            else Labelled(known.referral, it.outcome, known.oracle, it.provenance)
+            else Labelled(
+                known.referral, it.outcome, known.oracle, known.truth, provenance=it.provenance
+            )
         )
     digest = extra_digest(file_digest(path), extra)
     say(f"building features for {len(by_id):,} referrals ({len(batch.rejected)} rejected)")

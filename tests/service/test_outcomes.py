@@ -31,10 +31,12 @@ def scored(live, raw_referrals) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("role", "status"), [("reviewer", 201), ("admin", 200), ("scorer", 403), (None, 401)]
+    ("role", "status"),
+    [("reviewer", 201), ("reviewer", 200), ("admin", 403), ("scorer", 403), (None, 401)],
 )
 def test_outcomes_for_every_role(live, scored, role, status):
-    # the reviewer records it first (201); the admin's identical report is the same (200)
+    # the reviewer records it (201), and the same report again is a retry (200); least
+    # privilege: neither admin nor the queue system (scorer) writes labels
     with live.client(role) as c:
         r = c.post("/outcomes", json=report(scored["referral_id"]))
     assert r.status_code == status, r.text

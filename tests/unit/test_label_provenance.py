@@ -61,7 +61,12 @@ def test_training_weights_and_the_gate_follow_provenance(small):
     # the last third of the stream labelled by reviews with the model on screen
     cut = 2 * len(items) // 3
     marked = [
-        Labelled(it.referral, it.outcome, it.oracle, "shown_review" if k >= cut else "history")
+        Labelled(
+            it.referral,
+            it.outcome,
+            it.oracle,
+            provenance="shown_review" if k >= cut else "history",
+        )
         for k, it in enumerate(items)
     ]
     ds = from_labelled(marked, "d")
