@@ -58,9 +58,9 @@ CHANGES = [
     (
         "immediate threshold = lowest positive score",
         "models/policy.py",
-        "    return float(cand[min(need, len(cand)) - 1])",
+        "    return float(cand[lo])",
         "    return float(cand[-1])",
-        "tests/unit/test_tier_policy.py",
+        "tests/unit/test_policy.py",
     ),
     (
         "scorer given the reviewer's rights",
@@ -72,8 +72,8 @@ CHANGES = [
     (
         "scorer given GET /drift",
         "serving/auth.py",
-        '"GET /drift": _roles("reviewer"),',
-        '"GET /drift": _roles("reviewer", "scorer"),',
+        '"GET /drift": _roles("reviewer", "admin"),',
+        '"GET /drift": _roles("reviewer", "admin", "scorer"),',
         "tests/unit/test_auth_rules.py",
     ),
     (
