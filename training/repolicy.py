@@ -62,6 +62,7 @@ def with_policy(
         base.num_threads,
         operating,
         base.calibration_scores,
+        sets=base.sets,  # the urgency sets do not depend on the tier caps
     )
 
 

@@ -55,6 +55,15 @@ def call(client, key: str, scored: dict):
             "model_version": score["model_version"],
         }
         return client.post(path, json=fb)
+    if key == "POST /outcomes":
+        report = {
+            "referral_id": score["referral_id"],
+            "reported_at": "2024-06-01T12:00:00+00:00",
+            "agency": "Example Police Service",
+            "finding": "not_investigated",
+        }
+        return client.post(path, json=report)
+    assert method == "GET", f"{key}: the matrix needs a request for it"
     return client.get(path)
 
 

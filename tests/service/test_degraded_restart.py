@@ -169,7 +169,7 @@ def test_the_audit_chain_catches_an_edited_decision(empty, raw_referrals):
         for sc in scores:
             fb = {
                 "referral_id": sc["referral_id"],
-                "reviewer": "auditor",
+                "score_id": shown(c, sc["referral_id"]),
                 "decision": "confirm",
                 "tier": sc["tier"],
                 "viability": "lead",

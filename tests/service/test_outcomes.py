@@ -4,7 +4,7 @@ role and bad input, and the decision's new fields ``urgency_assessed`` and ``rev
 from __future__ import annotations
 
 import pytest
-from service_support import variant
+from service_support import shown, variant
 
 pytestmark = pytest.mark.timeout(300)
 REPORTED = "2025-01-10T09:00:00+00:00"
@@ -72,15 +72,15 @@ def test_decisions_carry_the_assessment_and_the_review(live, raw_referrals):
     doc = variant(raw_referrals[22], "assess")
     with live.client("scorer") as c:
         score = c.post("/score", json=doc).json()
-    body = {
-        "referral_id": doc["referral_id"],
-        "reviewer": "reviewer-8",
-        "decision": "confirm",
-        "tier": score["tier"],
-        "viability": "lead",
-        "model_version": score["model_version"],
-    }
     with live.client("reviewer") as c:
+        body = {
+            "referral_id": doc["referral_id"],
+            "score_id": shown(c, doc["referral_id"]),
+            "decision": "confirm",
+            "tier": score["tier"],
+            "viability": "lead",
+            "model_version": score["model_version"],
+        }
         r = c.post("/feedback", json={**body, "review": "second_blind"})
         assert r.status_code == 422 and "urgency_assessed" in r.text  # blind: must assess
         r = c.post("/feedback", json={**body, "urgency_assessed": "high"})

@@ -77,8 +77,9 @@ def test_route_templates_compile_to_exact_patterns() -> None:
     assert not plain.match("POST /score/x") and not plain.match("POST  /score")
     two = auth._pattern("GET /a/{x}/b/{y}")
     assert two.match("GET /a/1/b/2") and not two.match("GET /a/1/b/")
-    assert auth._roles("scorer") == frozenset({"scorer", "admin"})
-    assert auth._roles() == frozenset({"admin"})
+    # least privilege (docs/security.md): a route names exactly its roles, admin included
+    assert auth._roles("scorer") == frozenset({"scorer"})
+    assert auth._roles("reviewer", "admin") == frozenset({"reviewer", "admin"})
 
 
 def test_is_allowed_beyond_the_table() -> None:
@@ -91,7 +92,9 @@ def test_is_allowed_beyond_the_table() -> None:
     assert not auth.is_allowed("scorer", "GET", "/drift"), "docs/service.md: reviewer, admin"
     assert not auth.is_allowed("scorer", "GET", "/queue")
     assert auth.is_allowed("reviewer", "GET", "/drift")
-    assert auth.is_allowed("admin", "POST", "/feedback")
+    assert not auth.is_allowed("admin", "POST", "/feedback"), "admin does not decide"
+    assert auth.is_allowed("admin", "GET", "/metrics")
+    assert not auth.is_allowed(None, "GET", "/metrics"), "metrics are not for anyone"
 
 
 @pytest.fixture

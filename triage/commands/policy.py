@@ -110,7 +110,7 @@ def _data(model: Any, path: Path | None, whole: bool) -> tuple[Any, Any, Path] |
         print("error: no labelled referrals", file=sys.stderr)
         return None
     fractions = tuple(model.manifest.training.get("config", {}).get("fractions", (0.7, 0.15, 0.15)))
-    mask = None if path is not None and whole else gate_data_mask(ds, fractions)  # type: ignore[arg-type]
+    mask = None if path is not None and whole else gate_data_mask(ds, fractions)[0]  # type: ignore[arg-type]
     return ds, mask, src
 
 
