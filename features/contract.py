@@ -446,7 +446,11 @@ class OutcomeReport(_Model):
     kept and audited but gives no urgency label."""
 
     referral_id: ReferralId
-    reported_at: AwareDatetime
+    #: the same rule as every time in a document (ISO 8601 text, not before 1990): the
+    #: outcome becomes a label whose ``decided_at`` is checked by that rule when the
+    #: service loads its history, so a looser rule here would store a report that stops
+    #: every restart
+    reported_at: Timestamp
     agency: str = Field(min_length=1, max_length=128)
     finding: Finding
     urgency_in_hindsight: Urgency | None = None
@@ -456,6 +460,12 @@ class OutcomeReport(_Model):
     def _not_in_future(cls, v: datetime) -> datetime:
         if v > datetime.now(UTC) + FUTURE_TOLERANCE:
             raise ValueError("must not be in the future")
+        return v
+
+    @field_validator("agency")
+    @classmethod
+    def _printable_agency(cls, v: str) -> str:
+        printable_name(v)  # shown to staff and hashed into the outcome log as written
         return v
 
 

@@ -85,6 +85,26 @@ def test_a_report_in_the_future_or_with_an_unknown_finding_is_refused():
         outcome("R-1", finding="solved")
 
 
+@pytest.mark.parametrize("when", [0, 1577836800, "1970-01-01T00:00:00+00:00", "2025-02-01"])
+def test_a_report_time_follows_the_documents_time_rule(when):
+    # an epoch number or a date before 1990 stored here would become a label that the
+    # history load refuses (Outcome.decided_at), stopping every restart of the service
+    with pytest.raises(ValidationError, match="reported_at"):
+        OutcomeReport.model_validate(
+            {
+                "referral_id": "R-1",
+                "reported_at": when,
+                "agency": "Fake City Police (test)",
+                "finding": "not_investigated",
+            }
+        )
+
+
+def test_an_agency_name_must_be_printable():
+    with pytest.raises(ValidationError, match="agency"):
+        outcome("R-1", agency="Fake\u202ePolice\u0000")
+
+
 def test_outcomes_import_command(
     store: Store, store_url, pseudonymiser, tmp_path, monkeypatch, capsys
 ):
