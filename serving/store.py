@@ -206,17 +206,25 @@ class Store:
             if latest is None:
                 raise UnknownReferral()
             score_id, version = int(latest[0]), str(latest[1])
+            token = by.token_id if by else None
             if fb.score_id is not None and fb.score_id != score_id:
                 seen = s.get(ScoreRow, fb.score_id)
                 if seen is None or seen.referral_id != fb.referral_id:
                     raise StoreError("score_id", "not a score of this referral")
+                # a retry of a decision recorded before the re-score is that decision, not
+                # a refusal: the client must not tell the reviewer it was not taken
+                retried = self._decision_by_key(
+                    s, chain.idempotency_key(content, fb.score_id, token)
+                )
+                if retried is not None:
+                    return retried, False
                 raise SupersededScore(score_id)
             if fb.model_version != version:
                 raise StoreError("model_version", "is not the version of the score decided on")
-            key = chain.idempotency_key(content, score_id, by.token_id if by else None)
-            existing = s.scalar(select(DecisionRow).where(DecisionRow.idempotency_key == key))
+            key = chain.idempotency_key(content, score_id, token)
+            existing = self._decision_by_key(s, key)
             if existing is not None:
-                return DecisionRecord.of(existing), False
+                return existing, False
             row = DecisionRow(
                 id=head.last_id + 1,
                 score_id=score_id,
@@ -234,6 +242,11 @@ class Store:
             s.flush()
             record = DecisionRecord.of(row)
         return record, True
+
+    @staticmethod
+    def _decision_by_key(s: Session, key: str) -> DecisionRecord | None:
+        row = s.scalar(select(DecisionRow).where(DecisionRow.idempotency_key == key))
+        return None if row is None else DecisionRecord.of(row)
 
     def add_outcome(
         self, report: OutcomeReport, by: Principal | None = None

@@ -54,6 +54,22 @@ def test_a_decision_names_the_score_it_was_made_on(store: Store, pseudonymiser) 
     assert store.counts().decisions == 1
 
 
+def test_a_retry_after_a_re_score_is_the_recorded_decision(store: Store, pseudonymiser) -> None:
+    [first] = scored(store, pseudonymiser, "R-1")
+    rec, created = store.add_decision(feedback("R-1", score_id=first, reviewer=None), ADA)
+    assert created
+    scored(store, pseudonymiser, "R-1")  # re-scored after the decision was acknowledged
+    again, created = store.add_decision(feedback("R-1", score_id=first, reviewer=None), ADA)
+    assert not created and again.id == rec.id  # the client's retry: 200 with its record
+    with pytest.raises(SupersededScore):  # another person, or another decision: refused
+        store.add_decision(feedback("R-1", score_id=first, reviewer=None), BO)
+    with pytest.raises(SupersededScore):
+        store.add_decision(
+            feedback("R-1", score_id=first, reviewer=None, decision="override", reason="x"), ADA
+        )
+    assert store.counts().decisions == 1
+
+
 def test_the_recorded_reviewer_is_the_authenticated_person(store: Store, pseudonymiser) -> None:
     [sid] = scored(store, pseudonymiser, "R-1")
     with pytest.raises(NotThisPerson):
