@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from features.contract import (
@@ -167,6 +167,26 @@ def _account(rt: Runtime, answer: Answer) -> None:
     )
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads ``model`` as JSON itself."""
+    schema = inline_schema(model.model_json_schema())
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _parse(request: Request, model: type[M], what: str) -> M:
+    """The body as one ``model`` object; 422 naming each bad field otherwise."""
+    value = await read_json(request)
+    if not isinstance(value, dict):
+        raise ApiError(422, f"expected {'an' if what[0] in 'aeiou' else 'a'} {what} object")
+    try:
+        return model.model_validate(value)
+    except ValidationError as e:
+        raise ApiError(422, f"invalid {what}", errors=field_errors(problems_from(e))) from None
+
+
 @app.post(
     "/feedback",
     response_model=FeedbackAnswer,
@@ -177,27 +197,14 @@ def _account(rt: Runtime, answer: Answer) -> None:
         409: {"model": ErrorAnswer, "description": "the score decided on was superseded"},
         **_ERRORS,
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": inline_schema(Feedback.model_json_schema())}
-            },
-        }
-    },
+    openapi_extra=_json_body(Feedback),
     summary="Record a reviewer's decision (201), or recognise a retry of one (200)",
 )
 async def feedback(request: Request, rt: Rt) -> Response:
     """The decision is bound to ``score_id``, the score the reviewer was shown (required):
     409 with the current score if a newer one superseded it. The recorded reviewer is the
     token's person; a ``reviewer`` sent must be that name (else 403)."""
-    value = await read_json(request)
-    if not isinstance(value, dict):
-        raise ApiError(422, "expected a feedback object")
-    try:
-        fb = Feedback.model_validate(value)
-    except ValidationError as e:
-        raise ApiError(422, "invalid feedback", errors=field_errors(problems_from(e))) from None
+    fb = await _parse(request, Feedback, "feedback")
     if fb.score_id is None:
         raise ApiError(
             422,
@@ -248,26 +255,11 @@ def _score_of(rt: Runtime, referral_id: str, e: SupersededScore) -> dict[str, An
         404: {"model": ErrorAnswer},
         **_ERRORS,
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": inline_schema(OutcomeReport.model_json_schema())}
-            },
-        }
-    },
+    openapi_extra=_json_body(OutcomeReport),
     summary="Record what the police of jurisdiction found (201), or recognise a retry (200)",
 )
 async def outcome(request: Request, rt: Rt) -> Response:
-    value = await read_json(request)
-    if not isinstance(value, dict):
-        raise ApiError(422, "expected an outcome report object")
-    try:
-        report = OutcomeReport.model_validate(value)
-    except ValidationError as e:
-        raise ApiError(
-            422, "invalid outcome report", errors=field_errors(problems_from(e))
-        ) from None
+    report = await _parse(request, OutcomeReport, "outcome report")
     try:
         by = getattr(request.state, "principal", None)
         record, created = await anyio.to_thread.run_sync(rt.store.add_outcome, report, by)
