@@ -217,6 +217,7 @@ async def feedback(request: Request, rt: Rt) -> Response:
     except UnknownReferral:
         raise ApiError(404, "no scored referral with this referral_id") from None
     except SupersededScore as e:
+        request.state.shown_referrals = [fb.referral_id]  # the current score is shown: logged
         raise ApiError(
             409,
             "a newer score has superseded the one decided on: review it and decide again",

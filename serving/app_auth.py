@@ -54,6 +54,9 @@ AUDITED: dict[str, str] = {
     "GET /cases/{id}": "read_case",
     "GET /referrals/{id}/explanation": "read_explanation",
 }
+#: Routes whose answer shows a referral's score only with one status: a decision on a
+#: superseded score answers 409 with the current score, which is a read of that referral.
+AUDITED_IF: dict[str, tuple[int, str]] = {"POST /feedback": (409, "read_superseded_score")}
 #: Failed authentications from one address within the window that raise the alarm.
 FAILURE_ALARM = (20, 300.0)
 _ID = re.compile(ID_PATTERN)
@@ -154,7 +157,10 @@ class GatewayMiddleware:
             await _json(_too_large(self.max_body), 413)(scope, receive, send)
             return
         if key in AUDITED:
-            send = _audited(rt, scope, key, principal, send)
+            send = _audited(rt, scope, AUDITED[key], principal, send)
+        elif key in AUDITED_IF:
+            status, action = AUDITED_IF[key]
+            send = _audited(rt, scope, action, principal, send, only_status=status)
         await self.app(scope, _capped(receive, self.max_body), send)
 
     async def _failed_auth(self, rt: Runtime, scope: Scope, key: str | None) -> None:
@@ -234,17 +240,27 @@ async def _refused(
         logs.event("access_log_failed", logging.ERROR, error_type=type(e).__name__)
 
 
-def _audited(rt: Runtime, scope: Scope, key: str, principal: Principal, send: Send) -> Send:
-    """A ``send`` that records the read in the access log before the answer starts; if
-    the record cannot be stored, the client gets 503 and the data is withheld."""
+def _audited(
+    rt: Runtime,
+    scope: Scope,
+    action: str,
+    principal: Principal,
+    send: Send,
+    only_status: int | None = None,
+) -> Send:
+    """A ``send`` that records the read in the access log before the answer starts (only
+    an answer of ``only_status`` when given); if the record cannot be stored, the client
+    gets 503 and the data is withheld."""
     failed = False
 
     async def wrapped(message: Message) -> None:
         nonlocal failed
         if failed:
             return
-        if message["type"] == "http.response.start":
-            entry = _entry(scope, AUDITED[key], message["status"], principal, None)
+        if message["type"] == "http.response.start" and (
+            only_status is None or message["status"] == only_status
+        ):
+            entry = _entry(scope, action, message["status"], principal, None)
             try:
                 await anyio.to_thread.run_sync(rt.store.record_access, entry)
             except Exception as e:

@@ -135,6 +135,12 @@ def test_a_decision_on_a_superseded_score_is_refused_with_the_current_one(server
         assert record["decisions"] == [], "nothing was recorded on the superseded score"
         r = c.post("/feedback", json=decision(body2, current))
         assert r.status_code == 201 and r.json()["decision"]["score_id"] == current
+    with Store(server.settings.store_url()) as store:
+        reads = [a for a in store.access_for(doc["referral_id"]) if a.status == 409]
+    assert [(a.action, a.role) for a in reads] == [("read_superseded_score", "reviewer")], (
+        "the 409 showed the current score: that read is in the access log"
+    )
+    with server.client("reviewer") as c:
         r = c.post("/feedback", json=decision(body, 10**12))
         assert r.status_code == 422 and r.json()["errors"][0]["path"] == "score_id"
         fb = decision(body2, current)
