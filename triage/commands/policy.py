@@ -91,12 +91,14 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _data(model: Any, path: Path | None, whole: bool) -> tuple[Any, Any, Path] | None:
-    """The labelled data, the window judged and the file: ``--data`` (whole when
+    """The labelled data with the store's reviewer labels merged (as ``triage train`` and
+    ``triage promote`` read it), the window judged and the file: ``--data`` (whole when
     ``whole``, as ``triage evaluate`` reads it), else the embedded stream's test window."""
     from training.data import load_cached
     from training.embedded import embedded_data
     from training.fit import say
     from training.pipeline import gate_data_mask
+    from triage.commands.train import confirmed_labels
     from triage.common import pseudonymiser, report_rejected, settings
 
     s = settings()
@@ -104,7 +106,8 @@ def _data(model: Any, path: Path | None, whole: bool) -> tuple[Any, Any, Path] |
         print(f"error: --data: {path} does not exist", file=sys.stderr)
         return None
     src = path or embedded_data(s, progress=say)
-    ds = load_cached(src, pseudonymiser(s), s.data_dir / "cache", progress=say)
+    extra = confirmed_labels(s)  # the reviewer labels training and `triage promote` see
+    ds = load_cached(src, pseudonymiser(s), s.data_dir / "cache", extra, progress=say)
     report_rejected(ds.rejected)
     if len(ds) == 0:
         print("error: no labelled referrals", file=sys.stderr)
