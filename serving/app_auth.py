@@ -53,6 +53,8 @@ AUDITED: dict[str, str] = {
     "GET /cases": "read_cases",
     "GET /cases/{id}": "read_case",
     "GET /referrals/{id}/explanation": "read_explanation",
+    "GET /second-review": "read_blind_queue",
+    "GET /second-review/{id}": "read_blind_referral",
 }
 #: Failed authentications from one address within the window that raise the alarm.
 FAILURE_ALARM = (20, 300.0)
@@ -198,9 +200,10 @@ def _client(scope: Scope) -> str | None:
 
 
 def _path_ids(scope: Scope) -> tuple[str, ...]:
-    """The referral id in a ``/referrals/{id}...`` path, if it is a valid id."""
+    """The referral id in a ``/referrals/{id}...`` or ``/second-review/{id}`` path, if it
+    is a valid id."""
     parts = scope["path"].split("/")
-    if len(parts) > 2 and parts[1] == "referrals" and _ID.fullmatch(parts[2]):
+    if len(parts) > 2 and parts[1] in ("referrals", "second-review") and _ID.fullmatch(parts[2]):
         return (parts[2],)
     return ()
 

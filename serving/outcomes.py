@@ -125,6 +125,15 @@ def verify(s: Session) -> ChainCheck:
     return ChainCheck(ok=True, checked=n, head_hash=prev)
 
 
+def for_referral(s: Session, referral_id: str) -> list[OutcomeRecord]:
+    rows = s.scalars(
+        select(OutcomeReportRow)
+        .where(OutcomeReportRow.referral_id == referral_id)
+        .order_by(OutcomeReportRow.id)
+    )
+    return [OutcomeRecord.model_validate(r, from_attributes=True) for r in rows]
+
+
 def hindsight(s: Session) -> dict[str, tuple[Urgency, datetime]]:
     """Per referral, the urgency in hindsight of its latest report that gives one, and
     when it was reported: the ``outcome`` labels of contract §5."""

@@ -29,9 +29,10 @@ from features.contract import (
 )
 from features.ingest import Labelled
 from models.operating_policy import OperatingPolicy, load_policy
-from serving import access_log, chain, database, outcomes, queries
+from serving import access_log, blind_review, chain, database, outcomes, queries
 from serving import inference_log as log
 from serving.access_log import Access
+from serving.blind_review import BlindItem, BlindView
 from serving.db_models import (
     AccessHeadRow,
     AccessRow,
@@ -183,7 +184,10 @@ class Store:
         ``created=False``, so clients may retry freely. Writers are serialised on the chain
         head, so concurrent calls (threads, workers, hosts) never fork the chain.
 
-        Raises :class:`UnknownReferral` if the referral was never scored here.
+        Raises :class:`UnknownReferral` if the referral was never scored here, and the
+        blind review's safeguards (``serving/blind_review.py``): a ``second_blind`` review
+        of a referral not drawn, or by the person who made its first review (and the
+        other way round).
         """
         content = fb.model_dump(exclude={"score_id"})
         if by is not None:
@@ -225,6 +229,7 @@ class Store:
             existing = self._decision_by_key(s, key)
             if existing is not None:
                 return existing, False
+            blind_review.check_review(s, content, s.get_one(ScoreRow, score_id))
             row = DecisionRow(
                 id=head.last_id + 1,
                 score_id=score_id,
@@ -258,6 +263,11 @@ class Store:
             return outcomes.add(
                 s, report, self._now(), by.name if by else None, by.token_id if by else None
             )
+
+    def outcomes_for(self, referral_id: str) -> list[OutcomeRecord]:
+        """The referral's outcome reports in the order recorded."""
+        with self._read() as s:
+            return outcomes.for_referral(s, referral_id)
 
     def verify_outcomes(self) -> ChainCheck:
         """Recompute the outcome reports' chain (``serving/outcomes.py``)."""
@@ -324,6 +334,16 @@ class Store:
         """The stored referral with all its scores and decisions; None if never scored."""
         with self._read() as s:
             return queries.referral(s, referral_id)
+
+    def blind_queue(self, limit: int = blind_review.MAX_ITEMS) -> list[BlindItem]:
+        """Referrals drawn for the blind second review that still await it (no model output)."""
+        with self._read() as s:
+            return blind_review.queue(s, limit)
+
+    def blind_view(self, referral_id: str) -> BlindView | None:
+        """A scored referral without anything the model said (``serving/blind_review.py``)."""
+        with self._read() as s:
+            return blind_review.view(s, referral_id)
 
     def decisions(self, since: datetime | None = None) -> list[DecisionRecord]:
         """Decision records in chain order; with ``since``, those decided at or after it."""
