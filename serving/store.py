@@ -38,6 +38,8 @@ from serving.db_models import (
     AccessRow,
     ChainHeadRow,
     DecisionRow,
+    OutcomeHeadRow,
+    OutcomeReportRow,
     ScoreRow,
     TokenRow,
 )
@@ -270,7 +272,7 @@ class Store:
             return outcomes.for_referral(s, referral_id)
 
     def verify_outcomes(self) -> ChainCheck:
-        """Recompute the outcome reports' chain (``serving/outcomes.py``)."""
+        """Recompute the outcome reports' chain up to its head (``serving/outcomes.py``)."""
         with self._read() as s:
             return outcomes.verify(s)
 
@@ -412,20 +414,23 @@ class Store:
     # --- anchoring (serving.anchor) ---------------------------------------------------
 
     def heads(self) -> dict[str, tuple[int, str]]:
-        """Both chains' heads, ``{"decisions": (id, hash), "access": (id, hash)}``."""
+        """The chains' heads: ``{"decisions": (id, hash), "access": …, "outcomes": …}``."""
         with self._read() as s:
             d = s.get(ChainHeadRow, 1)
             a = s.get(AccessHeadRow, 1)
-            if d is None or a is None:
+            o = s.get(OutcomeHeadRow, 1)
+            if d is None or a is None or o is None:
                 raise StoreError("chain", "chain head missing")
-            return {"decisions": (d.last_id, d.last_hash), "access": (a.last_id, a.last_hash)}
+            return {
+                "decisions": (d.last_id, d.last_hash),
+                "access": (a.last_id, a.last_hash),
+                "outcomes": (o.last_id, o.last_hash),
+            }
 
     def hash_at(self, log_name: str, record_id: int) -> str | None:
-        """The stored hash of record ``record_id`` of ``decisions`` or ``access`` (None:
-        no such record, or cut by retention)."""
-        table: type[DecisionRow] | type[AccessRow] = (
-            DecisionRow if log_name == "decisions" else AccessRow
-        )
+        """The stored hash of record ``record_id`` of ``decisions``, ``access`` or
+        ``outcomes`` (None: no such record, or cut by retention)."""
+        table = {"decisions": DecisionRow, "outcomes": OutcomeReportRow}.get(log_name, AccessRow)
         with self._read() as s:
             return s.scalar(select(table.hash).where(table.id == record_id))
 
