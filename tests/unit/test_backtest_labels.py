@@ -83,3 +83,17 @@ def test_backtest_folds_are_judged_on_independent_labels_and_count_them(anchored
         for name in ("product", "logistic"):
             assert fold["candidates"][name]["n"] == n_judged, name
     assert shown.any()
+
+
+def test_the_gate_says_which_labels_it_judged_on_and_how_many_of_each(anchored):
+    from training.pipeline import gate_data_mask
+    from training.promote import Decision
+
+    _mask, labels = gate_data_mask(anchored, (0.6, 0.2, 0.2))
+    text = Decision(promoted=False, reason="test", labels=labels).summary()
+    used = {k: v for k, v in labels["used"].items() if v}
+    assert used and "shown_review" not in used
+    assert "kinds blind_review, history, outcome" in text
+    for kind, n in used.items():
+        assert f"{kind} {n:,}" in text
+    assert f"left out: shown_review {labels['left_out']['shown_review']:,}" in text
