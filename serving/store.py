@@ -430,7 +430,11 @@ class Store:
     def hash_at(self, log_name: str, record_id: int) -> str | None:
         """The stored hash of record ``record_id`` of ``decisions``, ``access`` or
         ``outcomes`` (None: no such record, or cut by retention)."""
-        table = {"decisions": DecisionRow, "outcomes": OutcomeReportRow}.get(log_name, AccessRow)
+        table: type[DecisionRow] | type[OutcomeReportRow] | type[AccessRow] = AccessRow
+        if log_name == "decisions":
+            table = DecisionRow
+        elif log_name == "outcomes":
+            table = OutcomeReportRow
         with self._read() as s:
             return s.scalar(select(table.hash).where(table.id == record_id))
 

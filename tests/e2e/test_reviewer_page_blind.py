@@ -64,7 +64,7 @@ def drawn_referral(server, labelled_file) -> tuple[dict, dict]:
                 break
         doc = recent(doc, timedelta(minutes=5))
         with server.client("scorer") as c:
-            r = c.post("/score", json=doc)
+            r = c.post("/score", json=[doc])
         assert r.status_code == 200, r.text
         [score] = r.json()["scores"]
         if score["second_review"]:
