@@ -288,7 +288,7 @@ def _after_decision(rt: Runtime, record: Any) -> None:
     if stored is None:
         return
     score = next((s.score for s in stored.scores if s.id == record.score_id), None)
-    if score is not None:
+    if score is not None and record.review != "second_blind":  # blind: no tier was shown
         rt.metrics.decided(record.decision, score.tier)
     label_updates.after_record(rt, record.referral_id, decision_id=record.id)
 

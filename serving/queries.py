@@ -212,8 +212,11 @@ def history_referrals(s: Session) -> Iterator[tuple[Referral, Outcome | None]]:
 def override_rates(s: Session, window: timedelta, since: datetime | None) -> list[OverrideRate]:
     if window <= timedelta(0):
         raise StoreError("window", "must be positive")
-    stmt = select(DecisionRow.decided_at, ScoreRow.tier, DecisionRow.decision).join(
-        ScoreRow, ScoreRow.id == DecisionRow.score_id
+    # first reviews only: a blind reviewer never saw the tier, so has not "confirmed" it
+    stmt = (
+        select(DecisionRow.decided_at, ScoreRow.tier, DecisionRow.decision)
+        .join(ScoreRow, ScoreRow.id == DecisionRow.score_id)
+        .where(_first_review(DecisionRow.review))
     )
     if since is not None:
         stmt = stmt.where(DecisionRow.decided_at >= since)

@@ -178,3 +178,14 @@ def test_the_live_history_equals_a_restart_from_the_store(store: Store, pseudony
         live["platform_urgent_rate"].iloc[0]
         != build_features(probes, None, None).X["platform_urgent_rate"].iloc[0]
     ), "the labels must reach the features for this test to mean anything"
+
+
+def test_override_rates_count_first_reviews_only(store: Store, pseudonymiser):
+    from datetime import timedelta
+
+    drawn(store, pseudonymiser, "R-1")
+    store.add_decision(blind("R-1", "bob", viability="package"))
+    assert store.override_rates(timedelta(days=1)) == []  # the blind reviewer saw no tier
+    store.add_decision(feedback("R-1", reviewer="ada", urgency_assessed="high"))
+    [rate] = store.override_rates(timedelta(days=1))
+    assert (rate.decisions, rate.overrides) == (1, 0)
