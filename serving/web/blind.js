@@ -211,6 +211,9 @@
     $("tab-blind").addEventListener("click", () => showTab("blind"));
     document.addEventListener("keydown", onKey);
     document.body.dataset.tab = "queue";
+    // signed out (button, idle, revoked token): the next sign-in starts on the queue
+    new MutationObserver(() => { if ($("work").hidden) showTab("queue"); })
+      .observe($("work"), { attributes: true, attributeFilter: ["hidden"] });
   }
 
   init();
