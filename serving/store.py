@@ -353,16 +353,17 @@ class Store:
             return queries.decisions(s, since)
 
     def confirmed_labels(self) -> list[Labelled]:
-        """Training labels from decisions: each decided referral with its latest decision.
-
-        The label is :meth:`DecisionRecord.outcome` (never the tier alone) with its
-        provenance; the referral is the stored (pseudonymised, free-text-free) document.
+        """Training labels: each decided referral with its one best label, chosen from all
+        its decisions and outcome reports by :func:`features.labels.best_label` (outcome,
+        else blind review, else first review; never the tier alone) with its provenance;
+        the referral is the stored (pseudonymised, free-text-free) document.
         """
         with self._read() as s:
             return queries.confirmed_labels(s)
 
     def history_referrals(self) -> Iterator[tuple[Referral, Outcome | None]]:
-        """Every stored referral (oldest first) with its latest decision's outcome or None.
+        """Every stored referral (oldest first) with its best label (as
+        :meth:`confirmed_labels`) or None.
 
         Streams; the linking history uses ``decided_at`` so a decision only counts for
         referrals received after it. Exhaust or close the iterator to end its transaction.
