@@ -3,7 +3,7 @@
 The hash chains notice an edited or deleted record, but not someone who can write the
 database file, cuts the last records off and resets the head to the new last record: the
 shortened chain is intact. An *anchor* is a line appended to a file elsewhere, holding
-both chains' heads (id and hash) at a time, signed with HMAC-SHA256 under a key that is
+the chains' heads (decisions, access log, outcome reports: id and hash) at a time, signed with HMAC-SHA256 under a key that is
 not in ``TRIAGE_HOME``. :func:`check` compares the store with the anchors: a chain that
 now ends before an anchored record, or whose anchored record has another hash, was cut or
 rewritten. Forging an anchor needs the key; deleting anchor lines is what the file's
@@ -31,7 +31,7 @@ from serving.records import StoreError
 from serving.store import Store
 
 MIN_KEY_BYTES = 32
-LOGS = ("decisions", "access")
+LOGS = ("decisions", "access", "outcomes")
 
 
 def load_key(path: Path, home: Path) -> bytes:
@@ -53,7 +53,7 @@ def _mac(key: bytes, body: dict[str, Any]) -> str:
 
 
 def write_anchor(store: Store, key: bytes, path: Path) -> dict[str, Any]:
-    """Append the signed heads of both chains to ``path`` (created 0600); returns the line."""
+    """Append the signed heads of the chains to ``path`` (created 0600); returns the line."""
     heads = store.heads()
     body: dict[str, Any] = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -97,6 +97,8 @@ def check(store: Store, key: bytes, path: Path) -> list[str]:
         return [*problems, "no valid anchor in the file"]
     heads = store.heads()
     for name in LOGS:
+        if name not in last:
+            continue  # anchored before this chain was (outcomes: before migration 0005)
         anchored_id, anchored_hash = int(last[name]["id"]), str(last[name]["hash"])
         head_id = heads[name][0]
         if head_id < anchored_id:

@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from features.contract import (
     ID_PATTERN,
     Feedback,
-    Outcome,
     OutcomeReport,
     Referral,
     Score,
@@ -31,7 +30,8 @@ from features.contract import (
     Tier,
 )
 from features.ingest import problems_from
-from serving import logs, web_routes
+from serving import blind_routes, label_updates, logs, web_routes
+from serving.blind_review import SameReviewer
 from serving.http_io import ApiError, install, read_json
 from serving.queries import MAX_OFFSET, MAX_PAGE
 from serving.records import (
@@ -70,6 +70,7 @@ app = FastAPI(
 )
 install(app)
 app.include_router(web_routes.router)  # the reviewer page at /
+app.include_router(blind_routes.router)  # the blind second review's queue and view
 
 
 def runtime() -> Runtime:
@@ -226,6 +227,9 @@ async def feedback(request: Request, rt: Rt) -> Response:
         ) from None
     except NotThisPerson as e:
         raise ApiError(403, str(e)) from None
+    except SameReviewer as e:
+        errors = [{"path": e.field, "reason": e.reason}]
+        raise ApiError(409, "invalid feedback", errors=errors) from None
     except StoreError as e:
         raise ApiError(
             422, "invalid feedback", errors=[{"path": e.field, "reason": e.reason}]
@@ -274,31 +278,20 @@ async def outcome(request: Request, rt: Rt) -> Response:
 
 
 def _after_outcome(rt: Runtime, record: Any) -> None:
-    """The outcome's urgency into the history features from its ``reported_at`` on, with
-    the viability of the referral's latest decision (none yet: it waits for the restart's
-    history load, which takes each referral's best label)."""
-    stored = rt.store.referral(record.referral_id)
-    if stored is None or not stored.decisions:
-        return
-    label = Outcome(
-        viability=stored.decisions[-1].viability,
-        urgency=record.urgency_in_hindsight,
-        decided_at=record.reported_at,
-    )
-    rt.scorer.add_decision(stored.referral, label)
+    """The referral's label in the history features is its best one (outcome first)."""
+    label_updates.after_record(rt, record.referral_id, outcome_id=record.id)
 
 
 def _after_decision(rt: Runtime, record: Any) -> None:
-    """Metrics by the tier the model had given, and the decision into the history."""
+    """Metrics by the tier the model had given, and the referral's best label into the
+    history (``serving/label_updates.py``; a tier alone is never a label)."""
     stored = rt.store.referral(record.referral_id)
     if stored is None:
         return
     score = next((s.score for s in stored.scores if s.id == record.score_id), None)
-    if score is not None:
+    if score is not None and record.review != "second_blind":  # blind: no tier was shown
         rt.metrics.decided(record.decision, score.tier)
-    label = record.outcome()
-    if label is not None:  # no urgency label, nothing for the history features
-        rt.scorer.add_decision(stored.referral, label)
+    label_updates.after_record(rt, record.referral_id, decision_id=record.id)
 
 
 @app.get("/queue", response_model=QueuePage, responses=_ERRORS)

@@ -53,6 +53,8 @@ AUDITED: dict[str, str] = {
     "GET /cases": "read_cases",
     "GET /cases/{id}": "read_case",
     "GET /referrals/{id}/explanation": "read_explanation",
+    "GET /second-review": "read_blind_queue",
+    "GET /second-review/{id}": "read_blind_referral",
 }
 #: Routes whose answer shows a referral's score only with one status: a decision on a
 #: superseded score answers 409 with the current score, which is a read of that referral.
@@ -204,9 +206,10 @@ def _client(scope: Scope) -> str | None:
 
 
 def _path_ids(scope: Scope) -> tuple[str, ...]:
-    """The referral id in a ``/referrals/{id}...`` path, if it is a valid id."""
+    """The referral id in a ``/referrals/{id}...`` or ``/second-review/{id}`` path, if it
+    is a valid id."""
     parts = scope["path"].split("/")
-    if len(parts) > 2 and parts[1] == "referrals" and _ID.fullmatch(parts[2]):
+    if len(parts) > 2 and parts[1] in ("referrals", "second-review") and _ID.fullmatch(parts[2]):
         return (parts[2],)
     return ()
 

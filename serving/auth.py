@@ -52,6 +52,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "GET /queue": _roles("reviewer"),
     "GET /referrals/{id}": _roles("reviewer"),
     "POST /feedback": _roles("reviewer"),
+    "GET /second-review": _roles("reviewer"),  # the blind second review's queue
+    "GET /second-review/{id}": _roles("reviewer"),  # a referral without model output
     # the unit's staff record what the police of jurisdiction report back; the queue
     # system (scorer) has no business writing labels, nor admin (least privilege)
     "POST /outcomes": _roles("reviewer"),
@@ -62,7 +64,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 #: The reviewer page's static files (:mod:`serving.web_routes`). Open because a browser
 #: cannot send a bearer token with a page load: the reviewer types the token into the page,
 #: which sends it with every API call. The files hold no data.
-PAGE: frozenset[str] = frozenset({"GET /", "GET /web/app.js", "GET /web/app.css"})
+PAGE: frozenset[str] = frozenset(
+    {"GET /", "GET /web/app.js", "GET /web/app.css", "GET /web/blind.js"}
+)
 #: Open to anyone, no token: liveness, readiness and the page's files. ``/livez`` is
 #: BentoML's name for liveness, listed in its OpenAPI document: answered too.
 PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /livez", "GET /readyz"}) | PAGE

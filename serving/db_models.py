@@ -192,6 +192,18 @@ class ChainHeadRow(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
+class OutcomeHeadRow(Base):
+    """The outcome log's head (migration 0005): its last record's id and hash, so records
+    cut off the end or a rewritten last record are noticed; anchored with the others."""
+
+    __tablename__ = "outcome_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
 class TokenRow(Base):
     """A bearer token: only its SHA-256 is kept; the token itself is shown once."""
 

@@ -4,8 +4,12 @@ An outcome report is the strongest urgency label there is (contract §5 "Labels"
 was found, not what anyone guessed at triage. Reports are append-only and audited like
 decisions: each row's ``hash`` covers its content and the previous row's hash
 (:func:`serving.chain.canonical_json`, the decision log's byte form), and writers take the
-decision log's chain lock, so concurrent writers never fork either log. Idempotent per
-(referral_id, agency, finding): a retried or re-imported report is recognised, not added.
+decision log's chain lock, so concurrent writers never fork either log. The log has its
+own head row (``outcome_chain_head``, migration 0005), so ``triage audit verify`` notices
+records cut off the end and a rewritten last record, and the anchors sign it with the
+decision and access heads (``serving/anchor.py``; why two chains: ``docs/security.md``).
+Idempotent per (referral_id, agency, finding): a retried or re-imported report is
+recognised, not added.
 
 Functions take an open :class:`~sqlalchemy.orm.Session`; :class:`serving.store.Store`
 wraps them in transactions.
@@ -14,7 +18,7 @@ wraps them in transactions.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from features.contract import OutcomeReport, Urgency
 from serving import chain
-from serving.db_models import ChainHeadRow, OutcomeReportRow
+from serving.db_models import ChainHeadRow, OutcomeHeadRow, OutcomeReportRow
 from serving.records import ChainCheck, UnknownReferral, _Record
 
 HASHED = (
@@ -86,43 +90,58 @@ def add(
 
     if s.get(ReferralRow, report.referral_id) is None:
         raise UnknownReferral()
-    last = s.scalar(select(OutcomeReportRow).order_by(OutcomeReportRow.id.desc()).limit(1))
+    head = s.get_one(OutcomeHeadRow, 1)
     row = OutcomeReportRow(
-        id=(last.id if last else 0) + 1,
+        id=head.last_id + 1,
         recorded_at=now,
         recorded_by=by_name,
         recorded_by_token=by_token,
-        prev_hash=last.hash if last else chain.GENESIS,
+        prev_hash=head.last_hash,
         **report.model_dump(),
     )
     row.hash = outcome_hash({k: getattr(row, k) for k in HASHED}, row.prev_hash)
     s.add(row)
+    head.last_id, head.last_hash = row.id, row.hash
     s.flush()
     return OutcomeRecord.model_validate(row, from_attributes=True), True
 
 
 def verify(s: Session) -> ChainCheck:
-    """Ids 1..n without gaps, each ``prev_hash`` the previous hash, each hash its content."""
-    rows: Iterable[OutcomeReportRow] = s.scalars(
-        select(OutcomeReportRow).order_by(OutcomeReportRow.id)
+    """Ids 1..n without gaps, each ``prev_hash`` the previous hash, each hash its content,
+    and the last record the head's (``serving.chain.find_break``, as for decisions)."""
+    what = "outcome report"
+    head = s.get(OutcomeHeadRow, 1)
+    if head is None:
+        return ChainCheck(ok=False, checked=0, head_hash="", reason="chain head missing", what=what)
+    rows = s.execute(
+        select(OutcomeReportRow.__table__)
+        .where(OutcomeReportRow.id <= head.last_id)
+        .order_by(OutcomeReportRow.id)
+        .execution_options(yield_per=1000)
+    ).mappings()
+    checked, broken = chain.find_break(rows, head.last_id, head.last_hash, hasher=outcome_hash)
+    if broken is None:
+        return ChainCheck(
+            ok=True, checked=checked, head_hash=head.last_hash, head_id=checked, what=what
+        )
+    return ChainCheck(
+        ok=False,
+        checked=checked,
+        head_hash=head.last_hash,
+        head_id=head.last_id,
+        first_bad_id=broken.record_id,
+        reason=broken.reason,
+        what=what,
     )
-    prev, n = chain.GENESIS, 0
-    for row in rows:
-        if row.id != n + 1:
-            return ChainCheck(
-                ok=False, checked=n, head_hash=prev, first_bad_id=n + 1, reason="missing record"
-            )
-        content = {k: getattr(row, k) for k in HASHED}
-        if row.prev_hash != prev or outcome_hash(content, row.prev_hash) != row.hash:
-            return ChainCheck(
-                ok=False,
-                checked=n,
-                head_hash=prev,
-                first_bad_id=row.id,
-                reason="content or prev_hash does not match its hash (altered after writing)",
-            )
-        prev, n = row.hash, n + 1
-    return ChainCheck(ok=True, checked=n, head_hash=prev)
+
+
+def for_referral(s: Session, referral_id: str) -> list[OutcomeRecord]:
+    rows = s.scalars(
+        select(OutcomeReportRow)
+        .where(OutcomeReportRow.referral_id == referral_id)
+        .order_by(OutcomeReportRow.id)
+    )
+    return [OutcomeRecord.model_validate(r, from_attributes=True) for r in rows]
 
 
 def hindsight(s: Session) -> dict[str, tuple[Urgency, datetime]]:

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from math import nan
 from typing import Any, cast, get_args
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from features.contract import TIERS, Outcome, Referral, Score, Source, Tier, Urgency
+from features.contract import TIERS, Outcome, Referral, Score, Source, Tier
 from features.ingest import Labelled
-from features.labels import Provenance
+from features.labels import Provenance, best_label
 from models.operating_policy import OperatingPolicy
 from serving import outcomes
 from serving.db_models import DecisionRow, ReferralRow, ScoreRow, TokenRow
@@ -46,12 +46,9 @@ def _latest_scores() -> Any:
     )
 
 
-def _last_decisions() -> Any:
-    return (
-        select(DecisionRow.referral_id, func.max(DecisionRow.id).label("decision_id"))
-        .group_by(DecisionRow.referral_id)
-        .subquery()
-    )
+def _first_review(review: Any) -> Any:
+    """A first review (``review`` null: recorded before v1.1, when every review was)."""
+    return or_(review.is_(None), review != "second_blind")
 
 
 def _awaiting(*columns: Any) -> Select[Any]:
@@ -59,10 +56,14 @@ def _awaiting(*columns: Any) -> Select[Any]:
     (``columns`` of them when given, else both rows).
 
     A decision always refers to the latest score at its time, so "no decision on the
-    latest score" is exactly "no decision since the last (re-)scoring".
+    latest score" is exactly "no decision since the last (re-)scoring". A blind second
+    review is not that decision: recorded first, it leaves the referral on this queue (the
+    first review is never delayed).
     """
     latest = _latest_scores()
-    decided = exists().where(DecisionRow.score_id == latest.c.score_id)
+    decided = exists().where(
+        DecisionRow.score_id == latest.c.score_id, _first_review(DecisionRow.review)
+    )
     return (
         select(*(columns or (ReferralRow, ScoreRow)))
         .select_from(ReferralRow)
@@ -178,56 +179,44 @@ def decisions(s: Session, since: datetime | None) -> list[DecisionRecord]:
 
 
 def confirmed_labels(s: Session) -> list[Labelled]:
-    last = _last_decisions()
-    stmt = (
-        select(ReferralRow, DecisionRow)
-        .join(last, last.c.referral_id == ReferralRow.referral_id)
-        .join(DecisionRow, DecisionRow.id == last.c.decision_id)
-        .order_by(ReferralRow.received_at, ReferralRow.referral_id)
-    )
-    found = outcomes.hindsight(s)
     out = []
-    for ref, dec in s.execute(stmt):
-        label, provenance = _label(DecisionRecord.of(dec), found.get(ref.referral_id))
+    for ref, label, provenance in _labelled(s, decided_only=True):
         if label is not None:  # a decision without an urgency assessment is no label
             out.append(Labelled(referral_of(ref), label, provenance=provenance))
     return out
 
 
-def _label(
-    record: DecisionRecord | None, found: tuple[Urgency, datetime] | None
-) -> tuple[Outcome | None, Provenance]:
-    """A referral's label (contract §5 "Labels"): the urgency from an outcome report when
-    there is one, else the reviewer's assessment; the viability from the decision."""
-    if record is None:
-        return None, "history"
-    if found is not None:
-        urgency, reported_at = found
-        label = Outcome(viability=record.viability, urgency=urgency, decided_at=reported_at)
-        return label, "outcome"
-    return record.outcome(), record.provenance
+def _labelled(
+    s: Session, *, decided_only: bool
+) -> Iterator[tuple[ReferralRow, Outcome | None, Provenance]]:
+    """Every (decided) referral in arrival order with its one label, chosen from all its
+    decisions and outcome reports by :func:`features.labels.best_label`."""
+    stmt = select(ReferralRow).order_by(ReferralRow.received_at, ReferralRow.referral_id)
+    if decided_only:
+        stmt = stmt.where(exists().where(DecisionRow.referral_id == ReferralRow.referral_id))
+    found = outcomes.hindsight(s)
+    by_referral: dict[str, list[DecisionRecord]] = {}
+    for row in s.scalars(select(DecisionRow).order_by(DecisionRow.id)):
+        by_referral.setdefault(row.referral_id, []).append(DecisionRecord.of(row))
+    for ref in s.scalars(stmt.execution_options(yield_per=500)):
+        rid = ref.referral_id
+        label, provenance = best_label(by_referral.get(rid, []), found.get(rid))
+        yield ref, label, provenance
 
 
 def history_referrals(s: Session) -> Iterator[tuple[Referral, Outcome | None]]:
-    last = _last_decisions()
-    stmt = (
-        select(ReferralRow, DecisionRow)
-        .outerjoin(last, last.c.referral_id == ReferralRow.referral_id)
-        .outerjoin(DecisionRow, DecisionRow.id == last.c.decision_id)
-        .order_by(ReferralRow.received_at, ReferralRow.referral_id)
-        .execution_options(yield_per=500)
-    )
-    found = outcomes.hindsight(s)
-    for ref, dec in s.execute(stmt):
-        record = DecisionRecord.of(dec) if dec is not None else None
-        yield referral_of(ref), _label(record, found.get(ref.referral_id))[0]
+    for ref, label, _ in _labelled(s, decided_only=False):
+        yield referral_of(ref), label
 
 
 def override_rates(s: Session, window: timedelta, since: datetime | None) -> list[OverrideRate]:
     if window <= timedelta(0):
         raise StoreError("window", "must be positive")
-    stmt = select(DecisionRow.decided_at, ScoreRow.tier, DecisionRow.decision).join(
-        ScoreRow, ScoreRow.id == DecisionRow.score_id
+    # first reviews only: a blind reviewer never saw the tier, so has not "confirmed" it
+    stmt = (
+        select(DecisionRow.decided_at, ScoreRow.tier, DecisionRow.decision)
+        .join(ScoreRow, ScoreRow.id == DecisionRow.score_id)
+        .where(_first_review(DecisionRow.review))
     )
     if since is not None:
         stmt = stmt.where(DecisionRow.decided_at >= since)

@@ -44,6 +44,7 @@ from features.case_index import CaseIndex
 from features.contract import Outcome, Referral, Score
 from features.history import History
 from features.ingest import Rejected, parse_documents
+from features.labels import relabel_events
 from features.linking import EVENT_COLUMNS, events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
@@ -241,6 +242,11 @@ class Scorer:
         ev = events_for([referral], [outcome])
         with self._lock:
             self.history.add_events(ev[ev["decided"] == 1].reset_index(drop=True))
+
+    def relabel(self, referral: Referral, old: Outcome | None, new: Outcome | None) -> None:
+        """Move the referral's counted label from ``old`` to ``new`` (``features.labels``)."""
+        with self._lock:
+            self.history.add_events(relabel_events(referral, old, new))
 
 
 def feature_rows(X: pd.DataFrame) -> list[dict[str, Any]]:

@@ -29,14 +29,17 @@ from features.contract import (
 )
 from features.ingest import Labelled
 from models.operating_policy import OperatingPolicy, load_policy
-from serving import access_log, chain, database, outcomes, queries
+from serving import access_log, blind_review, chain, database, outcomes, queries
 from serving import inference_log as log
 from serving.access_log import Access
+from serving.blind_review import BlindItem, BlindView
 from serving.db_models import (
     AccessHeadRow,
     AccessRow,
     ChainHeadRow,
     DecisionRow,
+    OutcomeHeadRow,
+    OutcomeReportRow,
     ScoreRow,
     TokenRow,
 )
@@ -183,7 +186,10 @@ class Store:
         ``created=False``, so clients may retry freely. Writers are serialised on the chain
         head, so concurrent calls (threads, workers, hosts) never fork the chain.
 
-        Raises :class:`UnknownReferral` if the referral was never scored here.
+        Raises :class:`UnknownReferral` if the referral was never scored here, and the
+        blind review's safeguards (``serving/blind_review.py``): a ``second_blind`` review
+        of a referral not drawn, or by the person who made its first review (and the
+        other way round).
         """
         content = fb.model_dump(exclude={"score_id"})
         if by is not None:
@@ -225,6 +231,7 @@ class Store:
             existing = self._decision_by_key(s, key)
             if existing is not None:
                 return existing, False
+            blind_review.check_review(s, content, s.get_one(ScoreRow, score_id))
             row = DecisionRow(
                 id=head.last_id + 1,
                 score_id=score_id,
@@ -259,8 +266,13 @@ class Store:
                 s, report, self._now(), by.name if by else None, by.token_id if by else None
             )
 
+    def outcomes_for(self, referral_id: str) -> list[OutcomeRecord]:
+        """The referral's outcome reports in the order recorded."""
+        with self._read() as s:
+            return outcomes.for_referral(s, referral_id)
+
     def verify_outcomes(self) -> ChainCheck:
-        """Recompute the outcome reports' chain (``serving/outcomes.py``)."""
+        """Recompute the outcome reports' chain up to its head (``serving/outcomes.py``)."""
         with self._read() as s:
             return outcomes.verify(s)
 
@@ -325,22 +337,33 @@ class Store:
         with self._read() as s:
             return queries.referral(s, referral_id)
 
+    def blind_queue(self, limit: int = blind_review.MAX_ITEMS) -> list[BlindItem]:
+        """Referrals drawn for the blind second review that still await it (no model output)."""
+        with self._read() as s:
+            return blind_review.queue(s, limit)
+
+    def blind_view(self, referral_id: str) -> BlindView | None:
+        """A scored referral without anything the model said (``serving/blind_review.py``)."""
+        with self._read() as s:
+            return blind_review.view(s, referral_id)
+
     def decisions(self, since: datetime | None = None) -> list[DecisionRecord]:
         """Decision records in chain order; with ``since``, those decided at or after it."""
         with self._read() as s:
             return queries.decisions(s, since)
 
     def confirmed_labels(self) -> list[Labelled]:
-        """Training labels from decisions: each decided referral with its latest decision.
-
-        The label is :meth:`DecisionRecord.outcome` (never the tier alone) with its
-        provenance; the referral is the stored (pseudonymised, free-text-free) document.
+        """Training labels: each decided referral with its one best label, chosen from all
+        its decisions and outcome reports by :func:`features.labels.best_label` (outcome,
+        else blind review, else first review; never the tier alone) with its provenance;
+        the referral is the stored (pseudonymised, free-text-free) document.
         """
         with self._read() as s:
             return queries.confirmed_labels(s)
 
     def history_referrals(self) -> Iterator[tuple[Referral, Outcome | None]]:
-        """Every stored referral (oldest first) with its latest decision's outcome or None.
+        """Every stored referral (oldest first) with its best label (as
+        :meth:`confirmed_labels`) or None.
 
         Streams; the linking history uses ``decided_at`` so a decision only counts for
         referrals received after it. Exhaust or close the iterator to end its transaction.
@@ -392,20 +415,27 @@ class Store:
     # --- anchoring (serving.anchor) ---------------------------------------------------
 
     def heads(self) -> dict[str, tuple[int, str]]:
-        """Both chains' heads, ``{"decisions": (id, hash), "access": (id, hash)}``."""
+        """The chains' heads: ``{"decisions": (id, hash), "access": …, "outcomes": …}``."""
         with self._read() as s:
             d = s.get(ChainHeadRow, 1)
             a = s.get(AccessHeadRow, 1)
-            if d is None or a is None:
+            o = s.get(OutcomeHeadRow, 1)
+            if d is None or a is None or o is None:
                 raise StoreError("chain", "chain head missing")
-            return {"decisions": (d.last_id, d.last_hash), "access": (a.last_id, a.last_hash)}
+            return {
+                "decisions": (d.last_id, d.last_hash),
+                "access": (a.last_id, a.last_hash),
+                "outcomes": (o.last_id, o.last_hash),
+            }
 
     def hash_at(self, log_name: str, record_id: int) -> str | None:
-        """The stored hash of record ``record_id`` of ``decisions`` or ``access`` (None:
-        no such record, or cut by retention)."""
-        table: type[DecisionRow] | type[AccessRow] = (
-            DecisionRow if log_name == "decisions" else AccessRow
-        )
+        """The stored hash of record ``record_id`` of ``decisions``, ``access`` or
+        ``outcomes`` (None: no such record, or cut by retention)."""
+        table: type[DecisionRow] | type[OutcomeReportRow] | type[AccessRow] = AccessRow
+        if log_name == "decisions":
+            table = DecisionRow
+        elif log_name == "outcomes":
+            table = OutcomeReportRow
         with self._read() as s:
             return s.scalar(select(table.hash).where(table.id == record_id))
 

@@ -26,6 +26,7 @@ ASSETS: dict[str, tuple[str, str]] = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/web/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/web/app.css": ("app.css", "text/css; charset=utf-8"),
+    "/web/blind.js": ("blind.js", "text/javascript; charset=utf-8"),
 }
 
 CSP = (
@@ -64,3 +65,9 @@ def script() -> Response:
 @router.get("/web/app.css")
 def stylesheet() -> Response:
     return asset_response("/web/app.css")
+
+
+@router.get("/web/blind.js")
+def blind_script() -> Response:
+    """The blind second review's tab (``serving/blind_review.py``)."""
+    return asset_response("/web/blind.js")

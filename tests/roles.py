@@ -13,6 +13,7 @@ reviewer's rights, admin the right to decide, or anyone ``/metrics``, fails a te
 | POST /feedback | 403 | yes | 403 | 401 |
 | POST /outcomes | 403 | yes | 403 | 401 |
 | GET /queue | 403 | yes | 403 | 401 |
+| GET /second-review, GET /second-review/{id} | 403 | yes | 403 | 401 |
 | GET /referrals/{id} | 403 | yes | 403 | 401 |
 | GET /model | yes | yes | yes | 401 |
 | GET /drift | 403 | yes | yes | 401 |
@@ -30,6 +31,8 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     "POST /feedback": frozenset({"reviewer"}),
     "POST /outcomes": frozenset({"reviewer"}),
     "GET /queue": frozenset({"reviewer"}),
+    "GET /second-review": frozenset({"reviewer"}),
+    "GET /second-review/{id}": frozenset({"reviewer"}),
     "GET /referrals/{id}": frozenset({"reviewer"}),
     "GET /model": frozenset({"scorer", "reviewer", "admin"}),
     "GET /drift": frozenset({"reviewer", "admin"}),
@@ -39,5 +42,13 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
 
 #: Open to anyone, without a token: probes and the reviewer page's static files.
 OPEN = frozenset(
-    {"GET /healthz", "GET /livez", "GET /readyz", "GET /", "GET /web/app.js", "GET /web/app.css"}
+    {
+        "GET /healthz",
+        "GET /livez",
+        "GET /readyz",
+        "GET /",
+        "GET /web/app.js",
+        "GET /web/app.css",
+        "GET /web/blind.js",
+    }
 )

@@ -6,6 +6,11 @@ and, at the operating point (the model's immediate tier), recall and precision o
 immediate referrals per week of the test window. The spread across folds (mean, standard
 deviation, min, max) says how much one test window's figure can be trusted.
 
+Labels as in the evaluation and the gate: a fold is judged only on labels made without a
+model's output on screen (``training.data.independent``; its ``labels`` block counts them
+by provenance), and the logistic candidate learns from the labels the model learns from,
+weighted by ``TrainConfig.label_weights``.
+
 The audition (after dssg/triage's) refits other configurations on the same folds and
 scores them the same way: ``logistic`` (:mod:`training.baselines`), ``shallow`` (the
 product's LightGBM with 7-leaf trees of depth 3). The product configuration is always in.
@@ -20,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from training.baselines import fit_logistic, predict_logistic, scores_row
-from training.data import Dataset
+from training.data import Dataset, independent, label_summary
 from training.evaluate import IMMEDIATE_RANK, window
-from training.fit import TrainConfig, fit
+from training.fit import TrainConfig, fit, label_weights
 from training.metrics import capacity_metrics, k_for_staffing
 from training.splits import Split, maturity, rolling_origins
 
@@ -77,7 +82,7 @@ def _judge(
     y = ds.y_urgency[test]
     pos = y == "immediate"
     ids = meta["referral_id"].to_numpy()
-    row = scores_row(score, pos, meta["received_at"], ids)
+    row = {"n": len(y), **scores_row(score, pos, meta["received_at"], ids)}
     if priority is not None:  # the queue order the unit works (tiers, safety floor)
         k = k_for_staffing(len(y), 1.0, len(y) / 5.0)
         cap = capacity_metrics(y, priority, k, received_at=meta["received_at"], ids=ids)
@@ -93,10 +98,13 @@ def _judge(
 def _candidate(
     name: str, ds: Dataset, split: Split, cfg: TrainConfig, progress: Progress
 ) -> dict[str, Any]:
-    feats = window(ds, split.test)
-    if name == "logistic":
-        pipe = fit_logistic(ds.feats.X[split.train], ds.y_urgency[split.train])
-        return _judge(predict_logistic(pipe, feats.X)[:, 0], None, ds, split.test)
+    judged = split.test & independent(ds)  # as the evaluation and the gate judge
+    feats = window(ds, judged)
+    if name == "logistic":  # learns from the labels the model learns from, as weighted
+        w = label_weights(ds, cfg)
+        train = split.train & (w > 0)
+        pipe = fit_logistic(ds.feats.X[train], ds.y_urgency[train], w[train])
+        return _judge(predict_logistic(pipe, feats.X)[:, 0], None, ds, judged)
     c = (
         cfg
         if name == "product"
@@ -104,7 +112,7 @@ def _candidate(
     )
     model, _ = fit(ds, split, c, progress=progress)
     pred = model.predict(feats)
-    return _judge(pred.p_urgency[:, 0], pred.rank == IMMEDIATE_RANK, ds, split.test, pred.priority)
+    return _judge(pred.p_urgency[:, 0], pred.rank == IMMEDIATE_RANK, ds, judged, pred.priority)
 
 
 def _prefixed(progress: Progress, prefix: str) -> Progress:
@@ -145,6 +153,8 @@ def run(
             "test_to": hi.isoformat(),
             "n_train": int(split.train.sum()),
             "n_test": int(split.test.sum()),
+            # judged on labels made without a model on screen, as evaluation and the gate
+            "labels": label_summary(ds, split.test, split.test & independent(ds)),
         }
         say: Progress = _prefixed(progress, f"  [fold {i}] ")
         row["candidates"] = {name: _candidate(name, ds, split, cfg, say) for name in names}

@@ -61,10 +61,20 @@ def _as_objects(X: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def fit_logistic(X: pd.DataFrame, y: Any) -> Pipeline:
-    """Fit the learned baseline on urgency labels (class names)."""
+def fit_logistic(X: pd.DataFrame, y: Any, sample_weight: np.ndarray | None = None) -> Pipeline:
+    """Fit the learned baseline on urgency labels (class names), each row weighted by
+    ``sample_weight`` when given (the labels' provenance weights, as the model's; rows of
+    weight 0 are left out)."""
     pipe = logistic_pipeline(X)
-    pipe.fit(_as_objects(X), class_codes(y, URGENCY_CLASSES))
+    if sample_weight is None:
+        pipe.fit(_as_objects(X), class_codes(y, URGENCY_CLASSES))
+        return pipe
+    keep = np.asarray(sample_weight, float) > 0
+    pipe.fit(
+        _as_objects(X[keep]),
+        class_codes(np.asarray(y)[keep], URGENCY_CLASSES),
+        logisticregression__sample_weight=np.asarray(sample_weight, float)[keep],
+    )
     return pipe
 
 
@@ -170,21 +180,27 @@ def baselines_block(
     window: np.ndarray,
     scores: Mapping[str, np.ndarray],
     n_boot: int = 200,
+    label_weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The report's ``baselines`` block for the referrals of ``window``.
 
     ``scores``: ordering name -> score on the window (higher first); must hold ``model``
     (P(immediate)) and may hold ``rules_only``, ``source_priority``, ``oracle``. The
-    logistic regression is fitted here on the rows before the window.
+    logistic regression is fitted here on the rows before the window, weighted by
+    ``label_weights`` (per row of ``X``; the model's ``TrainConfig.label_weights`` by
+    provenance, so both learn from the same labels; None: every row weighs 1).
     """
     pos = y_urgency[window] == "immediate"
     t = received_at[window]
     train = training_rows(received_at, decided_at, window)
+    if label_weights is not None:
+        train &= np.asarray(label_weights, float) > 0
     out: dict[str, Any] = {"orderings": {}, "logistic": None, "margin_over_logistic": None}
     all_scores = dict(scores)
     enough = train.sum() >= 200 and len(set(y_urgency[train])) == len(URGENCY_CLASSES)
     if enough:
-        pipe = fit_logistic(X[train], y_urgency[train])
+        w = None if label_weights is None else np.asarray(label_weights, float)[train]
+        pipe = fit_logistic(X[train], y_urgency[train], w)
         all_scores["logistic"] = predict_logistic(pipe, X[window])[:, 0]
         out["logistic"] = {"n_train": int(train.sum()), "pipeline": LOGISTIC_DESCRIPTION}
     else:

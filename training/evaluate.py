@@ -39,7 +39,7 @@ from models.policy import TIER_BY_RANK, tier_orderings, tier_share_check
 from models.triage_model import Predictions
 from training.audit import capacity_audit, queue_audit
 from training.baselines import baselines_block
-from training.data import Dataset
+from training.data import Dataset, independent
 from training.disparities import disparities
 from training.metrics import (
     DEFAULT_BACKLOG_DAYS,
@@ -127,9 +127,13 @@ def evaluate(
     meta: Mapping[str, Any] | None = None,
     n_boot: int = 1000,
     policy: OperatingPolicy | None = None,
+    label_weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The evaluation report of ``model`` on the referrals of ``mask`` (all when None);
-    ``policy`` staffs the queue simulation (default: the packaged operating policy)."""
+    ``policy`` staffs the queue simulation (default: the packaged operating policy).
+    ``label_weights`` (per row of ``ds``, ``training.fit.label_weights``) weigh the
+    logistic baseline's training labels as the model's were; None: the independent labels
+    (``training.data.independent``) weigh 1 and the rest 0, the default configuration."""
     m = np.ones(len(ds), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     feats = window(ds, m)
     if len(feats) == 0:
@@ -196,7 +200,11 @@ def evaluate(
         conformal=coverage_summary(members, y_u, target),
     )
     report.update(
-        jsonable(benchmark_blocks(ds, m, feats, pu, pred.rank, prios, n_boot=min(n_boot, 200)))
+        jsonable(
+            benchmark_blocks(
+                ds, m, feats, pu, pred.rank, prios, n_boot=min(n_boot, 200), weights=label_weights
+            )
+        )
     )
     return report
 
@@ -209,9 +217,12 @@ def benchmark_blocks(
     rank: np.ndarray,
     prios: Mapping[str, np.ndarray],
     n_boot: int = 200,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """``baselines`` (model vs logistic regression, rules, source priority, oracle) and
     ``disparities`` (error rates per group at the operating point)."""
+    if weights is None:
+        weights = independent(ds).astype(float)
     scores = {"model": pu[:, 0], **{k: prios[k] for k in ("rules_only", "source_priority")}}
     if ds.oracle_urgency is not None:
         scores["oracle"] = ds.oracle_urgency[m][:, 0]
@@ -225,6 +236,7 @@ def benchmark_blocks(
         m,
         scores,
         n_boot=n_boot,
+        label_weights=weights,
     )
     flagged = rank == IMMEDIATE_RANK
     positive = ds.y_urgency[m] == "immediate"

@@ -33,7 +33,7 @@ from training.card import write_card
 from training.data import Dataset, independent, label_summary, load_cached
 from training.embedded import embedded_data
 from training.evaluate import evaluate, headline, window
-from training.fit import TrainConfig, fit, say
+from training.fit import TrainConfig, fit, label_weights, say
 from training.promote import Decision, GateConfig, assess, load_champion, record
 from training.splits import Maturity, Split, maturity, time_split
 
@@ -156,7 +156,9 @@ def train(
     lap("fit")
     progress("evaluating on the test window (metrics, queue simulation, group audit)")
     judged = split.test & independent(ds)  # never labels made with a model on screen
-    report = evaluate(model, ds, judged, meta={"data_name": path.name})
+    report = evaluate(
+        model, ds, judged, meta={"data_name": path.name}, label_weights=label_weights(ds, cfg)
+    )
     report["backtests"] = backtests
     if bt_block:
         report["backtest"] = bt_block

@@ -126,7 +126,11 @@ class Decision(BaseModel):
         if self.labels:
             used = ", ".join(f"{k} {v:,}" for k, v in self.labels["used"].items() if v)
             out = ", ".join(f"{k} {v:,}" for k, v in self.labels["left_out"].items() if v)
-            lines.append(f"  labels used: {used or 'none'}; left out: {out or 'none'}")
+            kinds = ", ".join(self.labels.get("used_provenances") or []) or "none"
+            lines.append(
+                f"  labels judged on (kinds {kinds}: none made with a model's output on "
+                f"screen): {used or 'none'}; left out: {out or 'none'}"
+            )
             mature = self.labels.get("maturity") or {}
             if mature.get("rows_left_out"):
                 lines.append(

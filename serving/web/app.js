@@ -27,6 +27,8 @@
   const REASON_MAX = 2000;
   const TIERS = ["immediate", "high", "routine"];
   const VIABILITIES = ["package", "lead", "unactionable"];
+  // the reviewer's own urgency assessment (contract §5 v1.1): keys 1/2/3 confirm with it
+  const ASSESS_KEYS = { 1: "immediate", 2: "high", 3: "routine" };
   const HEADS = [
     ["urgency", "Urgency"],
     ["viability", "Viability"],
@@ -542,8 +544,8 @@
   function decisions(list) {
     if (!list.length) return h("p", { class: "muted", id: "detail-decisions" }, "None yet.");
     return h("table", { id: "detail-decisions" }, h("tbody", {},
-      h("tr", {}, ["When", "Reviewer", "Token", "Decision", "Tier", "Viability", "Reason", "Model"].map((t) => h("th", {}, t))),
-      list.map((d) => h("tr", {}, [when(d.decided_at), d.reviewer, d.recorded_by || "–", d.decision, d.tier, d.viability, d.reason || "–", d.model_version].map((v) => h("td", {}, v))))));
+      h("tr", {}, ["When", "Reviewer", "Token", "Decision", "Tier", "Viability", "Assessed", "Reason", "Model"].map((t) => h("th", {}, t))),
+      list.map((d) => h("tr", {}, [when(d.decided_at), d.reviewer, d.recorded_by || "–", d.review === "second_blind" ? "blind review" : d.decision, d.tier, d.viability, d.urgency_assessed || "–", d.reason || "–", d.model_version].map((v) => h("td", {}, v))))));
   }
 
   // --- deciding -----------------------------------------------------------------------
@@ -561,6 +563,8 @@
       h("div", { class: "row" },
         h("label", {}, "Tier ", h("select", { id: "override-tier" }, options(TIERS, score.tier))),
         h("label", {}, "Viability ", h("select", { id: "override-viability" }, options(VIABILITIES, topViability))),
+        h("label", {}, "Your assessment ", h("select", { id: "override-assessed" },
+          h("option", { value: "" }, "choose…"), options(TIERS, null))),
       ),
       h("label", { for: "override-reason" }, "Reason"),
       reason,
@@ -576,11 +580,21 @@
     const overrideButton = h("button", { type: "button", id: "override", disabled: !inQueue }, "Override… (o)");
     confirmButton.addEventListener("click", confirm);
     overrideButton.addEventListener("click", openOverride);
+    const assess = Object.entries(ASSESS_KEYS).map(([key, urgency]) => {
+      const b = h("button", { type: "button", class: "assess", id: `assess-${urgency}`, disabled: !inQueue,
+        title: `Confirm the tier and viability, assessing: ${urgency} (${key})` }, `${key} ${urgency}`);
+      b.addEventListener("click", () => confirmWith(urgency));
+      return b;
+    });
     return h("section", { class: "decide", id: "decide" },
       h("div", { class: "row" },
         confirmButton,
         h("span", { class: "outcome" }, `tier ${score.tier}, viability ${topViability}`),
         overrideButton,
+      ),
+      h("div", { class: "row", id: "assess-row" },
+        h("span", {}, "Your own assessment, is a child at risk now? (the tier is a workload band, not this):"),
+        assess,
       ),
       override,
       h("p", { id: "decision-error", class: "error", role: "alert", hidden: true }),
@@ -613,10 +627,17 @@
     return scores.length ? scores[scores.length - 1].score : null;
   }
 
+  /** ``c``: a confirmation needs the reviewer's own assessment, never a default. */
   function confirm() {
+    if (!currentScore() || $("confirm")?.disabled) return;
+    decisionError("To confirm, give your own assessment: press 1 (immediate), 2 (high) or 3 (routine).");
+    $("assess-row")?.classList.add("asking");
+  }
+
+  function confirmWith(urgency) {
     const score = currentScore();
     if (!score || $("confirm")?.disabled) return;
-    send({ decision: "confirm", tier: score.tier, viability: topOf(score.viability) });
+    send({ decision: "confirm", tier: score.tier, viability: topOf(score.viability), urgency_assessed: urgency });
   }
 
   function submitOverride() {
@@ -625,6 +646,7 @@
     const tier = $("override-tier").value;
     const viability = $("override-viability").value;
     const reason = $("override-reason").value;
+    const assessed = $("override-assessed").value;
     if (!reason.trim()) {
       decisionError("An override needs a reason: say why the model's answer is wrong.");
       $("override-reason").focus();
@@ -634,7 +656,12 @@
       decisionError("An override changes the tier or the viability; to agree with the model, confirm.");
       return;
     }
-    send({ decision: "override", tier, viability, reason });
+    if (!assessed) {
+      decisionError("Give your own assessment (is a child at risk now?) with the override.");
+      $("override-assessed").focus();
+      return;
+    }
+    send({ decision: "override", tier, viability, reason, urgency_assessed: assessed });
   }
 
   async function send(choice) {
@@ -667,7 +694,7 @@
     }
     await refreshQueue();
     const next = after.find((i) => state.items.some((j) => j.referral_id === i.referral_id)) || state.items[0];
-    const told = `Recorded: ${choice.decision} of ${id} (tier ${choice.tier}, viability ${choice.viability}).`;
+    const told = `Recorded: ${choice.decision} of ${id} (tier ${choice.tier}, viability ${choice.viability}, assessed ${choice.urgency_assessed}).`;
     if (next) {
       await openReferral(next.referral_id);
     } else {
@@ -683,6 +710,7 @@
 
   function onKey(event) {
     if (!state.token || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (document.body.dataset.tab === "blind") return; // blind.js has the keys there
     const tag = event.target?.tagName;
     const typing = tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
     if (event.key === "Escape") { closeOverride(); return; }
@@ -694,6 +722,9 @@
       k: () => step(-1),
       o: openOverride,
       r: refreshQueue,
+      1: () => confirmWith(ASSESS_KEYS[1]),
+      2: () => confirmWith(ASSESS_KEYS[2]),
+      3: () => confirmWith(ASSESS_KEYS[3]),
     };
     const action = actions[event.key];
     if (action) {

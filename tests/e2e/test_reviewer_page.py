@@ -203,6 +203,9 @@ def test_override_the_top_referral_then_the_next_one_opens(page, site):
 
     page.fill("#override-reason", "x" * 2001)  # the client does not check length: the server does
     page.click("#override-submit")
+    expect(page.locator("#decision-error")).to_contain_text("your own assessment")
+    page.select_option("#override-assessed", "routine")  # nothing is pre-selected
+    page.click("#override-submit")
     expect(page.locator("#decision-error")).to_contain_text("refused the decision")
     expect(page.locator("#decision-error")).to_contain_text("reason")
 
@@ -217,6 +220,7 @@ def test_override_the_top_referral_then_the_next_one_opens(page, site):
     assert record is not None
     [d] = record.decisions
     assert (d.decision, d.tier, d.reviewer) == ("override", new_tier, "test-reviewer")
+    assert (d.urgency_assessed, d.review) == ("routine", "first")
     assert d.recorded_by == "test-reviewer", "the reviewer recorded is the token's person"
     assert d.reason == "Victim identified and safe; routine follow-up."
     assert d.score_id == record.scores[-1].id
@@ -232,13 +236,16 @@ def test_keyboard_confirm_next_and_previous(page, site):
     expect(page.locator("#detail-id")).to_have_text(ids[1])
     page.keyboard.press("k")
     expect(page.locator("#detail-id")).to_have_text(ids[0])
-    page.keyboard.press("c")
+    page.keyboard.press("c")  # asks for the reviewer's own assessment, records nothing
+    expect(page.locator("#decision-error")).to_contain_text("your own assessment")
+    page.keyboard.press("3")  # one key: confirm, assessing "routine"
     expect(page.locator("#detail-id")).to_have_text(ids[1])
     with Store(server.settings.store_url()) as store:
         record = store.referral(ids[0])
     assert record is not None
     [d] = record.decisions
     assert d.decision == "confirm" and d.tier == record.scores[-1].score.tier
+    assert (d.urgency_assessed, d.review) == ("routine", "first")
     expect(page.locator("#help")).to_contain_text("confirm")
 
 
@@ -335,7 +342,7 @@ def test_a_rescored_referral_shows_who_decided_before(page, site, labelled_file)
     expect(page.locator("#detail-id")).to_have_text(doc["referral_id"])
     table = page.locator("#detail-decisions")
     expect(table).to_contain_text("Reviewer Bo (badge 12)")
-    page.keyboard.press("c")
+    page.keyboard.press("2")
     expect(row(page, doc["referral_id"])).to_have_count(0)
     with Store(server.settings.store_url()) as store:
         record = store.referral(doc["referral_id"])
@@ -363,12 +370,12 @@ def test_a_decision_on_a_superseded_score_shows_the_new_one(page, site, labelled
     expect(page.locator("#detail-id")).to_have_text(doc["referral_id"])
     with server.client("scorer") as c:
         assert c.post("/score", json=doc).status_code == 200  # a second version meanwhile
-    page.keyboard.press("c")
+    page.keyboard.press("2")
     expect(page.locator("#decision-error")).to_contain_text("newer score")
     with Store(server.settings.store_url()) as store:
         record = store.referral(doc["referral_id"])
     assert record is not None and record.decisions == []
-    page.keyboard.press("c")  # now on the score shown
+    page.keyboard.press("2")  # now on the score shown
     expect(row(page, doc["referral_id"])).to_have_count(0)
     with Store(server.settings.store_url()) as store:
         record = store.referral(doc["referral_id"])

@@ -7,7 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_store import feedback, pg_database, scored, store, store_url  # noqa: F401
+from test_store import (  # noqa: F401
+    feedback,
+    pg_database,
+    referral,
+    score,
+    scored,
+    store,
+    store_url,
+)
 
 from reports.agreement import agreement, review_pairs, wilson
 from serving.store import Store
@@ -40,11 +48,18 @@ def test_anchored_first_reviews_show_as_agreement_with_the_tier():
 def test_pairs_come_from_the_store_and_the_command_prints_them(
     store: Store, store_url, pseudonymiser, monkeypatch, capsys
 ):
-    scored(store, pseudonymiser, "R-1", "R-2", tier="immediate")
+    drawn = score("R-1", tier="immediate").model_copy(update={"second_review": True})
+    store.record_scores([(referral(pseudonymiser, "R-1"), drawn, {})], "rq")
+    scored(store, pseudonymiser, "R-2", tier="immediate")
     store.add_decision(feedback("R-1", tier="immediate", urgency_assessed="immediate"))
-    store.add_decision(
-        feedback("R-1", tier="immediate", urgency_assessed="high", review="second_blind")
+    blind = feedback(
+        "R-1",
+        reviewer="reviewer-2",
+        tier="immediate",
+        urgency_assessed="high",
+        review="second_blind",
     )
+    store.add_decision(blind)  # drawn, and by another person (serving/blind_review.py)
     store.add_decision(feedback("R-2", tier="immediate", urgency_assessed="immediate"))
     assert review_pairs(store) == [("immediate", "immediate", "high")]  # no blind one
     monkeypatch.setenv("TRIAGE_DATABASE_URL", store_url)

@@ -12,6 +12,8 @@ from test_store import (  # noqa: F401  (fixtures)
     feedback,
     pg_database,
     raw_sql,
+    referral,
+    score,
     scored,
     store,
     store_url,
@@ -22,7 +24,9 @@ from serving.store import Store
 
 
 def test_the_assessment_is_the_label_and_the_review_its_provenance(store: Store, pseudonymiser):
-    scored(store, pseudonymiser, "R-1", "R-2", "R-3", "R-4")
+    scored(store, pseudonymiser, "R-1", "R-2", "R-4")
+    drawn = score("R-3").model_copy(update={"second_review": True})  # blind only if drawn
+    store.record_scores([(referral(pseudonymiser, "R-3"), drawn, {})], "rq")
     store.add_decision(feedback("R-1", tier="immediate"))  # a tier alone: no label
     store.add_decision(feedback("R-2", tier="immediate", urgency_assessed="routine"))
     store.add_decision(

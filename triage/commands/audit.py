@@ -1,8 +1,8 @@
 """``triage audit``: verify the hash chains, anchor them outside the database, answer "who
 saw this referral", and apply the access log's retention.
 
-``verify`` checks the decision log and the access log and prints ``OK`` with each chain's
-length and head hash (exit 0), or the first bad record and why (exit 1); with
+``verify`` checks the decision log, the outcome reports and the access log and prints
+``OK`` with each chain's length and head hash (exit 0), or the first bad record and why (exit 1); with
 ``--anchor FILE`` it also compares the chains with the signed heads in that file, which
 catches a tail cut off with the head reset. Exit 2: the store has no (current) schema or
 an argument is wrong, so a database that is not a store never looks like a clean result.
@@ -29,10 +29,10 @@ from triage.common import settings
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    v = sub.add_parser("verify", help="recompute both hash chains (and compare with anchors)")
+    v = sub.add_parser("verify", help="recompute the hash chains (and compare with anchors)")
     v.add_argument("--anchor", type=Path, help="anchor file to compare the chains with")
     v.add_argument("--key", type=Path, help="anchor key file (default TRIAGE_ANCHOR_KEY_FILE)")
-    a = sub.add_parser("anchor", help="append both chains' signed heads to the anchor file")
+    a = sub.add_parser("anchor", help="append the chains' signed heads to the anchor file")
     a.add_argument("--file", type=Path, help="anchor file (default TRIAGE_ANCHOR_FILE)")
     a.add_argument("--key", type=Path, help="anchor key file (default TRIAGE_ANCHOR_KEY_FILE)")
     r = sub.add_parser("access", help="who read a referral: every recorded access to it")
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _act(args: argparse.Namespace, s: Settings, store: Store) -> int:
     if args.action == "verify":
-        results = [store.verify_chain(), store.verify_access()]
+        results = [store.verify_chain(), store.verify_outcomes(), store.verify_access()]
         for result in results:
             print(result)
         ok = all(r.ok for r in results)
@@ -80,7 +80,10 @@ def _act(args: argparse.Namespace, s: Settings, store: Store) -> int:
         if path is None:
             raise StoreError("anchor_file", "set TRIAGE_ANCHOR_FILE or pass --file")
         line = anchor.write_anchor(store, _key(s, args.key), path)
-        print(f"anchored decisions {line['decisions']['id']}, access {line['access']['id']}")
+        print(
+            f"anchored decisions {line['decisions']['id']}, outcomes "
+            f"{line['outcomes']['id']}, access {line['access']['id']}"
+        )
         return 0
     if args.action == "access":
         records = store.access_for(args.referral)
