@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from features.pseudonyms import Pseudonymiser
+from serving.case_ids import case_namer
 from serving.scoring import Scorer, load_cases
 from serving.store import Store
 
@@ -33,16 +34,17 @@ def test_scores_carry_the_case_as_known_and_a_restart_keeps_it(
         store.migrate()
         scorer = Scorer(store, pseudonymiser, None)
         first = scorer.score([doc("a", 1, "one@example.com"), doc("b", 2, "two@example.com")], "r1")
-        assert [s.case_id for s in first.scores] == ["case:a", "case:b"]
+        name = case_namer(pseudonymiser)
+        assert [s.case_id for s in first.scores] == [name("a"), name("b")]
         assert first.scores[0].route is not None
         assert first.scores[0].route.destination == "CA-NS: RCMP H Division (Nova Scotia)"
 
         restarted = Scorer(store, pseudonymiser, None, cases=load_cases(store))
         later = restarted.score([doc("c", 3, "TWO@example.com")], "r2")
-        assert later.scores[0].case_id == "case:b"  # joins the stored referral's case
+        assert later.scores[0].case_id == name("b")  # joins the stored referral's case
         again = restarted.score([doc("a", 1, "one@example.com")], "r3")  # re-scored
-        assert again.scores[0].case_id == "case:a"
+        assert again.scores[0].case_id == name("a")
         record = store.referral("c")
         assert record is not None
-        assert record.scores[-1].score.case_id == "case:b"  # recorded with the score
+        assert record.scores[-1].score.case_id == name("b")  # recorded with the score
         assert record.scores[-1].score.route == later.scores[0].route
