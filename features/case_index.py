@@ -193,10 +193,10 @@ class CaseIndex:
     """The incremental grouping: ``add`` referrals in any order, read cases at any time."""
 
     def __init__(self, namer: Callable[[str], str] = readable_case_id) -> None:
+        self.received: dict[str, int] = {}
         self.namer = namer  # root (earliest member's referral id) -> case id
         self.last: Placement | None = None  # what the latest ``add`` did (None: a re-add)
         self._members: dict[str, list[str]] = {}  # root -> members, in placement order
-        self.received: dict[str, int] = {}
         self.platform: dict[str, str] = {}
         self._keys: dict[str, _Key] = {}
         self._parent: dict[str, str] = {}
@@ -206,6 +206,21 @@ class CaseIndex:
 
     def __len__(self) -> int:
         return len(self.received)
+
+    @property
+    def namer(self) -> Callable[[str], str]:
+        return self._namer
+
+    @namer.setter
+    def namer(self, namer: Callable[[str], str]) -> None:
+        """Name cases with ``namer``; every referral's own name is kept for :meth:`find`."""
+        self._namer = namer
+        self._named = {namer(r): r for r in self.received}
+
+    def find(self, case_id: str) -> str | None:
+        """The root of the case a case id names now (a merged-away id: the case it became)."""
+        rid = self._named.get(case_id)
+        return None if rid is None else self._find(rid)
 
     def add(self, ref: Referral) -> str:
         """Place one referral; returns its case id as now known. Re-adding an id is a no-op."""
@@ -217,6 +232,7 @@ class CaseIndex:
         self.platform[rid] = platform_key(ref.incident.platform)
         self._parent[rid] = rid
         self._members[rid] = [rid]
+        self._named[self._namer(rid)] = rid
         rebuild = False
         fresh: list[Edge] = []
         for key, (kind, s) in case_keys(ref).items():

@@ -31,7 +31,7 @@ from features.contract import (
     Tier,
 )
 from features.ingest import problems_from
-from serving import logs, web_routes
+from serving import case_routes, logs, web_routes
 from serving.http_io import ApiError, install, read_json
 from serving.queries import MAX_OFFSET, MAX_PAGE
 from serving.records import (
@@ -70,6 +70,7 @@ app = FastAPI(
 )
 install(app)
 app.include_router(web_routes.router)  # the reviewer page at /
+app.include_router(case_routes.router)  # GET /cases, GET /cases/{id}, POST .../decision
 
 
 def runtime() -> Runtime:

@@ -52,6 +52,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "GET /queue": _roles("reviewer"),
     "GET /referrals/{id}": _roles("reviewer"),
     "POST /feedback": _roles("reviewer"),
+    # cases (issue 14): reviewers read them and make the package decision
+    "GET /cases": _roles("reviewer"),
+    "GET /cases/{id}": _roles("reviewer"),
+    "POST /cases/{id}/decision": _roles("reviewer"),
     # the unit's staff record what the police of jurisdiction report back; the queue
     # system (scorer) has no business writing labels, nor admin (least privilege)
     "POST /outcomes": _roles("reviewer"),

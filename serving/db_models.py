@@ -265,9 +265,7 @@ class CaseEventRow(Base):
 
     __tablename__ = "case_events"
     __table_args__ = (
-        CheckConstraint(
-            "event IN ('opened', 'joined', 'merged', 'package_decided')", name="event"
-        ),
+        CheckConstraint("event IN ('opened', 'joined', 'merged', 'package_decided')", name="event"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
