@@ -66,7 +66,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 #: The reviewer page's static files (:mod:`serving.web_routes`). Open because a browser
 #: cannot send a bearer token with a page load: the reviewer types the token into the page,
 #: which sends it with every API call. The files hold no data.
-PAGE: frozenset[str] = frozenset({"GET /", "GET /web/app.js", "GET /web/app.css"})
+PAGE: frozenset[str] = frozenset(
+    {"GET /", "GET /web/app.js", "GET /web/app.css", "GET /web/cases.js"}
+)
 #: Open to anyone, no token: liveness, readiness and the page's files. ``/livez`` is
 #: BentoML's name for liveness, listed in its OpenAPI document: answered too.
 PUBLIC: frozenset[str] = frozenset({"GET /healthz", "GET /livez", "GET /readyz"}) | PAGE

@@ -43,5 +43,13 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
 
 #: Open to anyone, without a token: probes and the reviewer page's static files.
 OPEN = frozenset(
-    {"GET /healthz", "GET /livez", "GET /readyz", "GET /", "GET /web/app.js", "GET /web/app.css"}
+    {
+        "GET /healthz",
+        "GET /livez",
+        "GET /readyz",
+        "GET /",
+        "GET /web/app.js",
+        "GET /web/app.css",
+        "GET /web/cases.js",
+    }
 )
