@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from markupsafe import escape
+
 from features.pseudonyms import Pseudonymiser
 from serving.case_ids import case_namer
 from serving.scoring import Scorer, load_cases
@@ -48,3 +50,23 @@ def test_scores_carry_the_case_as_known_and_a_restart_keeps_it(
         assert record is not None
         assert record.scores[-1].score.case_id == name("b")  # recorded with the score
         assert record.scores[-1].score.route == later.scores[0].route
+
+
+def test_explanation_page_shows_the_case_and_the_route(
+    tmp_path: Path, pseudonymiser: Pseudonymiser
+) -> None:
+    from reports.explain import record_from_store, render_referral_html
+
+    with Store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.migrate()
+        scorer = Scorer(store, pseudonymiser, None)
+        scorer.score([doc("a", 1, "one@example.com"), doc("b", 2, "ONE@example.com")], "r")
+        record = record_from_store(store, "b")
+        assert record is not None
+        page = render_referral_html(record)
+    name = case_namer(pseudonymiser)
+    assert "Case and proposed route" in page
+    assert name("a") in page  # b joined a's case
+    assert "CA-NS: RCMP H Division (Nova Scotia)" in page
+    assert record.score.route is not None and record.score.route.evidence
+    assert str(escape(record.score.route.evidence[0])) in page  # escaped text, like all
