@@ -124,3 +124,42 @@ def test_the_case_log_is_append_only(store: Store, pseudonymiser: Pseudonymiser)
         with pytest.raises(DBAPIError), store.transaction() as s:
             s.execute(text(stmt))
     assert case_log.verify_store(store).ok
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_service_cases_equal_batch_cases_on_a_synthetic_stream(
+    tmp_path: Any, pseudonymiser: Pseudonymiser, seed: int
+) -> None:
+    """600 generated referrals (suspects across platforms, shared hub addresses) scored
+    through the service's scorer in shuffled requests of 1-40: the case events' replay,
+    the index and a restart all give the batch's cases, and every case id is its batch
+    case's earliest member, keyed."""
+    from datetime import date
+
+    from training.synthetic import generate
+
+    docs = generate(600, seed, date(2024, 2, 1), 20, labels=False)
+    for d in docs:
+        d.pop("_truth", None)
+    rng = random.Random(seed)
+    rng.shuffle(docs)
+    with Store(f"sqlite:///{tmp_path / 'store.db'}") as st:
+        st.migrate()
+        scorer = Scorer(st, pseudonymiser, None)
+        i = 0
+        while i < len(docs):
+            n = rng.randint(1, 40)
+            answer = scorer.score(docs[i : i + n], f"r{i}")
+            assert not answer.rejected
+            i += n
+        refs = [r for r, _ in st.history_referrals()]
+        expected = batch(refs)
+        assert max(len(m) for m in expected) >= 2  # the stream does make cases
+        replayed = case_log.replay(case_log.store_events(st))
+        assert members(replayed) == members(scorer.cases.cases()) == expected
+        assert load_cases(st, case_namer(pseudonymiser)).cases() == scorer.cases.cases()
+        assert case_log.verify_store(st).ok
+        name = case_namer(pseudonymiser)
+        received = {r.referral_id: (r.received_at, r.referral_id) for r in refs}
+        for cid, ms in replayed.items():
+            assert cid == name(min(ms, key=received.__getitem__))
