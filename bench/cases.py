@@ -2,7 +2,8 @@
 
 The service places each new referral in the same :class:`~features.case_index.CaseIndex`
 that holds every earlier one; in time order only the new referral's own keys' recent
-sightings are read. Measured per referral for the ``m`` referrals after a history of H.
+sightings are read. Measured per referral for the ``m`` referrals after a history of H,
+with the service's keyed case ids (``serving/case_ids.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import time
 
 from bench.common import Corpus, Row, say
 from features.case_index import CaseIndex
+from features.pseudonyms import Pseudonymiser
+from serving.case_ids import case_namer
+
+#: The service's opaque case ids cost one keyed digest per placed referral: measured too.
+NAMER = case_namer(Pseudonymiser(b"bench-key-0123456789abcdef"))
 
 
 def run(data: Corpus, lengths: list[int], m: int = 1_000) -> list[Row]:
@@ -20,7 +26,7 @@ def run(data: Corpus, lengths: list[int], m: int = 1_000) -> list[Row]:
     for h in lengths:
         if h + m > len(refs):
             continue
-        index = CaseIndex()
+        index = CaseIndex(NAMER)
         index.extend(refs[:h])
         t0 = time.perf_counter()
         index.extend(refs[h : h + m])
