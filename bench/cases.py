@@ -52,3 +52,48 @@ def run(data: Corpus, lengths: list[int], m: int = 1_000) -> list[Row]:
         )
         say(f"cases H={h:,}: {us:,.0f} us per referral")
     return rows
+
+
+def events_share(n: int = 3_000, per_request: int = 100) -> str:
+    """The service's cost of recording case events: the share of scoring time (rules, no
+    model; a SQLite store) spent appending them, in requests of ``per_request``."""
+    import tempfile
+    from datetime import date
+
+    from serving import case_log
+    from serving.scoring import Scorer
+    from serving.store import Store
+    from training.synthetic import generate
+
+    docs = generate(n, 7, date(2024, 2, 1), 30, labels=False)
+    for d in docs:
+        d.pop("_truth", None)
+    spent = [0.0, 0]
+    append = case_log.append
+
+    def timed(s: object, events: list[case_log.CaseEvent], now: object) -> list[int]:
+        t0 = time.perf_counter()
+        out = append(s, events, now)  # type: ignore[arg-type]
+        spent[0] += time.perf_counter() - t0
+        spent[1] += len(events)
+        return out
+
+    case_log.append = timed  # type: ignore[assignment]
+    try:
+        with tempfile.TemporaryDirectory() as tmp, Store(f"sqlite:///{tmp}/s.db") as st:
+            st.migrate()
+            scorer = Scorer(st, Pseudonymiser(b"bench-key-0123456789abcdef"), None)
+            scorer.score(docs[:per_request], "warm-up")
+            spent[:] = [0.0, 0]
+            t0 = time.perf_counter()
+            for i in range(per_request, n, per_request):
+                scorer.score(docs[i : i + per_request], f"r{i}")
+            total = time.perf_counter() - t0
+    finally:
+        case_log.append = append
+    m = n - per_request
+    return (
+        f"{m} referrals scored in requests of {per_request}: {total / m * 1e3:.2f} ms each; "
+        f"{spent[1]} case events: {spent[0] / spent[1] * 1e6:.0f} us each, "
+        f"{spent[0] / total:.1%} of the scoring time"
+    )

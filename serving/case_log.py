@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from features.case_index import Placement
@@ -79,28 +79,32 @@ def event_hash(content: Mapping[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(chain.canonical_json(body)).hexdigest()
 
 
-def append(s: Session, events: Sequence[CaseEvent], now: datetime) -> list[CaseEventRecord]:
-    """Append ``events`` in order (the caller's transaction commits them)."""
+def append(s: Session, events: Sequence[CaseEvent], now: datetime) -> list[int]:
+    """Append ``events`` in order (the caller's transaction commits them); their ids.
+    One multi-row INSERT: the ORM's per-object flush cost ~0.35 ms an event."""
     if not events:
         return []
     head = s.execute(select(CaseHeadRow).where(CaseHeadRow.id == 1).with_for_update()).scalar_one()
-    out = []
+    rows: list[dict[str, Any]] = []
+    last_id, last_hash = head.last_id, head.last_hash
     for ev in events:
-        row = CaseEventRow(
-            id=head.last_id + 1,
-            at=now,
-            event=ev.event,
-            case_id=ev.case_id,
-            referral_ids=list(ev.referral_ids),
-            detail=dict(ev.detail),
-            prev_hash=head.last_hash,
-        )
-        row.hash = event_hash({k: getattr(row, k) for k in HASHED}, row.prev_hash)
-        s.add(row)
-        head.last_id, head.last_hash = row.id, row.hash
-        out.append(CaseEventRecord.model_validate(row, from_attributes=True))
+        row: dict[str, Any] = {
+            "id": last_id + 1,
+            "at": now,
+            "event": ev.event,
+            "case_id": ev.case_id,
+            "referral_ids": list(ev.referral_ids),
+            "detail": dict(ev.detail),
+            "prev_hash": last_hash,
+        }
+        row["hash"] = event_hash(row, last_hash)
+        rows.append(row)
+        last_id, last_hash = row["id"], row["hash"]
+    for start in range(0, len(rows), 500):  # well under SQLite's bound-parameter limit
+        s.execute(insert(CaseEventRow), rows[start : start + 500])
+    head.last_id, head.last_hash = last_id, last_hash
     s.flush()
-    return out
+    return [r["id"] for r in rows]
 
 
 def events(s: Session, case_id: str | None = None) -> list[CaseEventRecord]:
