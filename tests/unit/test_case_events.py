@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from test_store import pg_database, store, store_url  # noqa: F401  (fixtures)
+from test_store import pg_database, raw_sql, store, store_url  # noqa: F401  (fixtures)
 
 from features.case_index import CaseIndex
 from features.contract import Referral
@@ -116,6 +116,26 @@ def test_case_ids_are_opaque_and_keyed(pseudonymiser: Pseudonymiser) -> None:
     other = case_namer(Pseudonymiser(b"another-key-0123456789"))
     assert name("a1") == name("a1") != other("a1")
     assert re.fullmatch(CASE_ID_PATTERN, name("a1")) and "a1" not in name("a1")
+
+
+def test_audit_verify_catches_an_edited_case_event(
+    store: Store, store_url: str, pseudonymiser: Pseudonymiser, monkeypatch: Any, capsys: Any
+) -> None:
+    from sqlalchemy import make_url
+
+    from triage.cli import main as triage
+
+    Scorer(store, pseudonymiser, None).score(DOCS[:3], "r")
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", store_url)
+    assert triage(["audit", "verify"]) == 0
+    assert "OK: 3 case events, chain intact" in capsys.readouterr().out
+    if make_url(store_url).get_backend_name() == "postgresql":
+        raw_sql(store_url, "DROP TRIGGER case_events_no_change ON case_events")
+    else:
+        raw_sql(store_url, "DROP TRIGGER case_events_no_update")
+    raw_sql(store_url, "UPDATE case_events SET event = 'opened' WHERE id = 3")  # was joined
+    assert triage(["audit", "verify"]) == 1
+    assert "BROKEN at case event 3" in capsys.readouterr().out
 
 
 def test_the_case_log_is_append_only(store: Store, pseudonymiser: Pseudonymiser) -> None:
