@@ -36,65 +36,36 @@ sightings: the cost does not grow with the history.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from features.case_keys import DAY, Sighting, case_keys, ns_of
 from features.contract import Referral
-from features.flatten import key_sightings
 from features.linking import platform_key
 
-NS = 10**9
-DAY = 86_400 * NS
 IP_WINDOW = 7 * DAY  # an address is one person's only for a while (dynamic assignment)
 HUB_PER_KIND = 2  # more distinct co-occurring person keys of one kind than this: a hub
-PERSON_KINDS = frozenset({"email", "phone", "device_id"})
-ACCOUNT_KINDS = frozenset({"esp_user_id", "screen_name", "profile_url"})
 
 Edge = tuple[str, str]  # (earlier, later) referral ids by (received, id)
 Known = tuple[int, str]  # (time the link became known, ns; link kind)
 
 
+def readable_case_id(root: str) -> str:
+    """The batch run's case id: ``case:`` and the earliest member's referral id. The
+    service names cases with an opaque keyed digest instead (``serving/case_ids.py``)."""
+    return "case:" + root
+
+
 @dataclass(frozen=True)
-class Sighting:
-    """One referral's sighting of a linking key (what the rules need, nothing raw)."""
+class Placement:
+    """What placing one referral did: its case's root (earliest member) after, the roots
+    of the cases it joined or merged before (empty: it opened a case of its own), and the
+    kinds of the links it brought. Roots are referral ids; callers name them."""
 
-    rid: str
-    t: int  # receipt, ns since the epoch
-    at: int  # the IP event's time (receipt when not given); receipt for other kinds
-    verified: bool
-    persons: frozenset[str]  # the referral's other person keys (for the hub rule)
-
-    @property
-    def order(self) -> tuple[int, str]:
-        return (self.t, self.rid)
-
-
-def _ns(dt: object) -> int:
-    return int(dt.timestamp() * NS)  # type: ignore[attr-defined]
-
-
-def case_keys(ref: Referral) -> dict[str, tuple[str, Sighting]]:
-    """The referral's linking keys -> (link kind, sighting). Keys carry their kind and, for
-    account kinds, the platform, so equal digests of different kinds never meet."""
-    t = _ns(ref.received_at)
-    plat = platform_key(ref.incident.platform)
-    raw: list[tuple[str, str, bool, int]] = []
-    for k in key_sightings(ref):
-        if k.family == "ident" and k.kind in PERSON_KINDS:
-            raw.append((k.kind, f"{k.kind}|{k.key}", k.verified, t))
-        elif k.family == "ident" and k.kind in ACCOUNT_KINDS:
-            raw.append((k.kind, f"{k.kind}|{plat}|{k.key}", k.verified, t))
-        elif k.family == "ip" and not k.proxy:
-            raw.append(("ip", f"ip|{k.key}", False, _ns(k.at) if k.at else t))
-    persons = frozenset(key for kind, key, _, _ in raw if kind in PERSON_KINDS)
-    out: dict[str, tuple[str, Sighting]] = {}
-    for kind, key, verified, at in raw:
-        prev = out.get(key)
-        if prev is not None and kind == "ip" and prev[1].at >= at:
-            continue  # one sighting per key and referral: the latest IP event
-        ver = verified or (prev is not None and prev[1].verified)
-        out[key] = (kind, Sighting(ref.referral_id, t, at, ver, persons - {key}))
-    return out
+    referral_id: str
+    root: str
+    prior_roots: tuple[str, ...]
+    link_kinds: tuple[str, ...]
 
 
 @dataclass
@@ -174,8 +145,11 @@ class _Key:
 class CaseIndex:
     """The incremental grouping: ``add`` referrals in any order, read cases at any time."""
 
-    def __init__(self) -> None:
+    def __init__(self, namer: Callable[[str], str] = readable_case_id) -> None:
         self.received: dict[str, int] = {}
+        self.namer = namer  # root (earliest member's referral id) -> case id
+        self.last: Placement | None = None  # what the latest ``add`` did (None: a re-add)
+        self._members: dict[str, list[str]] = {}  # root -> members, in placement order
         self.platform: dict[str, str] = {}
         self._keys: dict[str, _Key] = {}
         self._parent: dict[str, str] = {}
@@ -186,14 +160,32 @@ class CaseIndex:
     def __len__(self) -> int:
         return len(self.received)
 
+    @property
+    def namer(self) -> Callable[[str], str]:
+        return self._namer
+
+    @namer.setter
+    def namer(self, namer: Callable[[str], str]) -> None:
+        """Name cases with ``namer``; every referral's own name is kept for :meth:`find`."""
+        self._namer = namer
+        self._named = {namer(r): r for r in self.received}
+
+    def find(self, case_id: str) -> str | None:
+        """The root of the case a case id names now (a merged-away id: the case it became)."""
+        rid = self._named.get(case_id)
+        return None if rid is None else self._find(rid)
+
     def add(self, ref: Referral) -> str:
         """Place one referral; returns its case id as now known. Re-adding an id is a no-op."""
         rid = ref.referral_id
+        self.last = None
         if rid in self.received:
             return self.case_of(rid)
-        self.received[rid] = _ns(ref.received_at)
+        self.received[rid] = ns_of(ref.received_at)
         self.platform[rid] = platform_key(ref.incident.platform)
         self._parent[rid] = rid
+        self._members[rid] = [rid]
+        self._named[self._namer(rid)] = rid
         rebuild = False
         fresh: list[Edge] = []
         for key, (kind, s) in case_keys(ref).items():
@@ -214,11 +206,19 @@ class CaseIndex:
             for e, known in new.items():
                 self._link(e, known, key)
             fresh += new
-        if rebuild:
+        if rebuild:  # rare (out of order): roots before, from every referral
+            before = {r: self._find(r) for r in self.received}
             self._rebuild()
+            root = self._find(rid)
+            prior = {before[m] for m in self._members[root]}
         else:
+            pre = {x: self._find(x) for e in fresh for x in e}
             for a, b in fresh:
                 self._union(a, b)
+            root = self._find(rid)
+            prior = {p for x, p in pre.items() if self._find(x) == root}
+        kinds = {self.edges[e][1] for e in fresh if rid in e and e in self.edges}
+        self.last = Placement(rid, root, tuple(sorted(prior - {rid})), tuple(sorted(kinds)))
         return self.case_of(rid)
 
     def extend(self, refs: Iterable[Referral]) -> None:
@@ -258,15 +258,28 @@ class CaseIndex:
         if ra != rb:  # the root is the earliest member: it names the case
             first, other = sorted((ra, rb), key=lambda r: (self.received[r], r))
             self._parent[other] = first
+            self._members[first] += self._members.pop(other, [])
 
     def _rebuild(self) -> None:
         self._parent = {r: r for r in self.received}
+        self._members = {r: [r] for r in self.received}
         for a, b in self.edges:
             self._union(a, b)
 
+    def root_of(self, rid: str) -> str:
+        return self._find(rid)
+
+    def members_of(self, root: str) -> list[str]:
+        """A case's members (by its root) in (received, id) order; [] if not a root."""
+        return sorted(self._members.get(root, []), key=lambda r: (self.received[r], r))
+
+    def groups(self, least: int = 2) -> dict[str, list[str]]:
+        """Root -> members of every case with at least ``least`` members (unordered)."""
+        return {r: list(m) for r, m in self._members.items() if len(m) >= least}
+
     def case_of(self, rid: str) -> str:
-        """The case id of a referral: ``case:`` and its case's earliest referral id."""
-        return "case:" + self._find(rid)
+        """The case id of a referral: its case's earliest referral id, named by ``namer``."""
+        return self.namer(self._find(rid))
 
     def cases(self) -> dict[str, list[str]]:
         """Case id -> member referral ids in (received, id) order, as now known."""
@@ -278,9 +291,10 @@ class CaseIndex:
     def cases_as_of(self, t: int) -> dict[str, list[str]]:
         """The cases as they were known at time ``t`` (ns): referrals received by then, links
         known by then."""
-        sub = CaseIndex()
+        sub = CaseIndex(self.namer)
         sub.received = {r: x for r, x in self.received.items() if x <= t}
         sub._parent = {r: r for r in sub.received}
+        sub._members = {r: [r] for r in sub.received}
         for (a, b), (when, _) in self.edges.items():
             if when <= t:
                 sub._union(a, b)

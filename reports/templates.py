@@ -57,6 +57,16 @@ the model's own call{% else %}; the model had already placed it there{% endif %}
 {% else %}<p>No reasons were recorded with this score.</p>{% endfor %}
 {% if chart %}<p><img class="chart" alt="Contribution of each top reason" src="{{ chart }}"></p>{% endif %}
 
+<h2>Case and proposed route</h2>
+{% if s.case_id %}<p>Case <code>{{ s.case_id }}</code> as known when it was scored (referrals
+that share its identifiers; the reviewer page shows the case as it stands now).</p>
+{% else %}<p>No case recorded with this score.</p>{% endif %}
+{% if s.route %}<p>Proposed police of jurisdiction: <strong>{{ s.route.destination }}</strong>
+({{ s.route.level }}, confidence {{ "%.2f"|format(s.route.confidence) }}). A proposal only:
+the reviewer confirms or changes it with the package decision.</p>
+{% if s.route.evidence %}<ul>{% for e in s.route.evidence %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}
+{% else %}<p>No route recorded with this score.</p>{% endif %}
+
 <h2>Related earlier referrals</h2>
 {% if r.related %}
 <table><tr><th>Referral</th><th>Received</th><th>Shares</th><th>Outcome</th></tr>

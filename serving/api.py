@@ -32,6 +32,7 @@ from features.contract import (
 from features.ingest import problems_from
 from serving import blind_routes, label_updates, logs, web_routes
 from serving.blind_review import SameReviewer
+from serving import case_routes, logs, web_routes
 from serving.http_io import ApiError, install, read_json
 from serving.queries import MAX_OFFSET, MAX_PAGE
 from serving.records import (
@@ -71,6 +72,7 @@ app = FastAPI(
 install(app)
 app.include_router(web_routes.router)  # the reviewer page at /
 app.include_router(blind_routes.router)  # the blind second review's queue and view
+app.include_router(case_routes.router)  # GET /cases, GET /cases/{id}, POST .../decision
 
 
 def runtime() -> Runtime:
@@ -139,17 +141,23 @@ async def score(request: Request, rt: Rt) -> Response:
         if rejected:
             r = rejected[0]
             raise ApiError(422, "invalid referral", errors=r.errors)
-        return JSONResponse(answer.scores[0].model_dump(mode="json"))
+        return JSONResponse(_for_scorer(answer.scores)[0].model_dump(mode="json"))
     if not answer.scores:
         raise ApiError(422, "no valid referral in the list", rejected=rejected)
     batch = ScoreBatch(
         request_id=request_id,
         model_version=answer.scores[0].model_version,
         degraded=answer.degraded_reason is not None,
-        scores=answer.scores,
+        scores=_for_scorer(answer.scores),
         rejected=rejected,
     )
     return JSONResponse(batch.model_dump(mode="json"))
+
+
+def _for_scorer(scores: list[Score]) -> list[Score]:
+    """The queue system is not told which case a referral joined (``docs/security.md``):
+    ``case_id`` is null in its answer; reviewers see it on the stored score."""
+    return [s.model_copy(update={"case_id": None}) for s in scores]
 
 
 def _account(rt: Runtime, answer: Answer) -> None:

@@ -54,6 +54,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "POST /feedback": _roles("reviewer"),
     "GET /second-review": _roles("reviewer"),  # the blind second review's queue
     "GET /second-review/{id}": _roles("reviewer"),  # a referral without model output
+    # cases (issue 14): reviewers read them and make the package decision
+    "GET /cases": _roles("reviewer"),
+    "GET /cases/{id}": _roles("reviewer"),
+    "POST /cases/{id}/decision": _roles("reviewer"),
     # the unit's staff record what the police of jurisdiction report back; the queue
     # system (scorer) has no business writing labels, nor admin (least privilege)
     "POST /outcomes": _roles("reviewer"),
@@ -65,7 +69,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 #: cannot send a bearer token with a page load: the reviewer types the token into the page,
 #: which sends it with every API call. The files hold no data.
 PAGE: frozenset[str] = frozenset(
-    {"GET /", "GET /web/app.js", "GET /web/app.css", "GET /web/blind.js"}
+    {"GET /", "GET /web/app.js", "GET /web/app.css", "GET /web/blind.js", "GET /web/cases.js"}
 )
 #: Open to anyone, no token: liveness, readiness and the page's files. ``/livez`` is
 #: BentoML's name for liveness, listed in its OpenAPI document: answered too.

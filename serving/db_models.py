@@ -269,3 +269,33 @@ class AccessHeadRow(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
     base_id: Mapped[int] = mapped_column(BigInteger)
     base_hash: Mapped[str] = mapped_column(String(64))
+
+
+class CaseEventRow(Base):
+    """Case events (migration 0006): a referral opened, joined or merged cases, or a
+    package decision covered a case. Append-only and hash-chained (``serving/case_log.py``)."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        CheckConstraint("event IN ('opened', 'joined', 'merged', 'package_decided')", name="event"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    referral_ids: Mapped[list[str]] = mapped_column(Json)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CaseHeadRow(Base):
+    """The case chain's head: the last event's id and hash; writers lock it."""
+
+    __tablename__ = "case_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))

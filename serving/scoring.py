@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,8 @@ from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 from features.routes import route_referral
 from models.degraded import RULES_VERSION, score_rules
-from serving import logs
+from serving import case_log, logs
+from serving.case_ids import case_namer
 from serving.store import Store
 
 _HISTORY_CHUNK = 5000
@@ -103,6 +104,8 @@ class Scorer:
         self.history = history or History()
         self._seen: set[str] = seen if seen is not None else set()
         self.cases = cases if cases is not None else CaseIndex()  # under ``_lock``, like history
+        self.cases.namer = case_namer(pseudonymiser)  # opaque ids (``serving/case_ids.py``)
+        self._cases_stale = False  # a failed commit left placements the store lacks
         self._lock = threading.Lock()  # the history and the store's order of scores
         self._turn = threading.Condition()  # guards the waiting queue and ``_busy``
         self._waiting: deque[_Job] = deque()
@@ -185,14 +188,28 @@ class Scorer:
         refs = [r for j in jobs for r in j.referrals]
         ids = [j.answer.request_id for j in jobs for _ in j.referrals]
         with self._lock:
+            if self._cases_stale:  # rebuild from what the store holds, then place again
+                self.cases = load_cases(self.store, self.cases.namer)
+                self._cases_stale = False
             feats = build_features(refs, None, self.history)
             scores, degraded_reason = self._predict(feats, jobs)
             scores = [self._blind_draw(s) for s in scores]
+            events: list[case_log.CaseEvent] = []
             for sc, ref in zip(scores, refs, strict=True):
                 sc.route = route_referral(ref)  # the proposed police of jurisdiction
                 sc.case_id = self.cases.add(ref)  # the case as known when scored
+                if self.cases.last is not None:  # opened, joined or merged (not a re-score)
+                    events.append(case_log.event_of(self.cases.last, self.cases.namer))
             rows = feature_rows(feats.X)
-            self.store.record_scores(list(zip(refs, scores, rows, strict=True)), ids)
+            try:  # the case events commit with the scores, or neither does
+                self.store.record_scores(
+                    list(zip(refs, scores, rows, strict=True)),
+                    ids,
+                    also=lambda s, now: case_log.append(s, events, now),
+                )
+            except Exception:
+                self._cases_stale = True
+                raise
             start = 0
             for j in jobs:  # committed: these are the answers
                 j.answer.scores = scores[start : start + len(j.referrals)]
@@ -277,11 +294,12 @@ def load_history(events_file: Path, store: Store) -> tuple[History, set[str]]:
     return history, seen
 
 
-def load_cases(store: Store) -> CaseIndex:
+def load_cases(store: Store, namer: Callable[[str], str] | None = None) -> CaseIndex:
     """The cases of every stored referral. The grouping is a function of the referrals
     alone (the same for any arrival order, ``features.case_index``), so the store's
-    referrals are its record and a restart rebuilds the same cases."""
-    cases = CaseIndex()
+    referrals are its record and a restart rebuilds the same cases (the case events
+    log records how they formed; a test holds its replay equal to this)."""
+    cases = CaseIndex(namer) if namer is not None else CaseIndex()
     for ref, _ in store.history_referrals():
         cases.add(ref)
     return cases

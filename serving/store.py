@@ -11,6 +11,7 @@ logs identifier values or free text; error messages name fields, never values.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -109,6 +110,20 @@ class Store:
         """A session whose transaction holds SQLite's write lock from its first statement."""
         return Session(self._writer, expire_on_commit=False)
 
+    @contextmanager
+    def transaction(self, session: Session | None = None) -> Iterator[Session]:
+        """A write transaction, committed on a clean exit; given a caller's ``session``,
+        that one (nothing opened or committed here: the caller's commit is all or nothing)."""
+        if session is not None:
+            yield session
+            return
+        with self._write() as s, s.begin():
+            yield s
+
+    def reading(self) -> Session:
+        """A read session for the store's modules (``with store.reading() as s``)."""
+        return self._read()
+
     # --- schema -----------------------------------------------------------------------
 
     def migrate(self) -> None:
@@ -128,6 +143,7 @@ class Store:
         self,
         items: Sequence[tuple[Referral, Score, Mapping[str, Any]]],
         request_id: str | Sequence[str],
+        also: Callable[[Session, datetime], object] | None = None,
     ) -> list[int]:
         """Log scores (and upsert their referrals) in one transaction.
 
@@ -137,6 +153,7 @@ class Store:
         Re-scoring a referral appends a score and its document (earlier versions are kept,
         each with the score made from it; decisions stay bound to theirs) and makes the
         newer document the referral's latest. Returns the new score ids in item order.
+        ``also(session, now)`` writes more in the same transaction (the case events).
         """
         given = [request_id] if isinstance(request_id, str) else list(request_id)
         ids = given * len(items) if isinstance(request_id, str) else given
@@ -161,12 +178,14 @@ class Store:
                 s.execute(log.upsert_referrals(self.backend, rows[start : start + _CHUNK]))
             s.add_all(scores)
             s.flush()
+            if also is not None:
+                also(s, now)
             return [r.id for r in scores]
 
     # --- decision log -----------------------------------------------------------------
 
     def add_decision(
-        self, fb: Feedback, by: Principal | None = None
+        self, fb: Feedback, by: Principal | None = None, *, session: Session | None = None
     ) -> tuple[DecisionRecord, bool]:
         """Append a reviewer's decision to the chain; returns ``(record, created)``.
 
@@ -189,7 +208,8 @@ class Store:
         Raises :class:`UnknownReferral` if the referral was never scored here, and the
         blind review's safeguards (``serving/blind_review.py``): a ``second_blind`` review
         of a referral not drawn, or by the person who made its first review (and the
-        other way round).
+        other way round). Within a caller's ``session`` (:meth:`transaction`: a package
+        decision) nothing commits here.
         """
         content = fb.model_dump(exclude={"score_id"})
         if by is not None:
@@ -199,7 +219,7 @@ class Store:
         elif not fb.reviewer:
             raise StoreError("reviewer", "required when no authenticated person records it")
         content["reason"] = redact_identifiers(fb.reason)
-        with self._write() as s, s.begin():
+        with self.transaction(session) as s:
             head = s.execute(
                 select(ChainHeadRow).where(ChainHeadRow.id == 1).with_for_update()
             ).scalar_one()

@@ -1,4 +1,4 @@
-"""The reviewer's page (``contract.md`` §6: "a reviewer web page at /"): three static files.
+"""The reviewer's page (``contract.md`` §6: "a reviewer web page at /"): four static files.
 
 The files hold no data. The page asks for the reviewer's token and calls the JSON API
 with it (``Authorization: Bearer``), so the files themselves are public
@@ -27,6 +27,7 @@ ASSETS: dict[str, tuple[str, str]] = {
     "/web/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/web/app.css": ("app.css", "text/css; charset=utf-8"),
     "/web/blind.js": ("blind.js", "text/javascript; charset=utf-8"),
+    "/web/cases.js": ("cases.js", "text/javascript; charset=utf-8"),
 }
 
 CSP = (
@@ -45,7 +46,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def asset_response(path: str) -> Response:
-    """Read on each request (three small files): an edited page needs no restart."""
+    """Read on each request (four small files): an edited page needs no restart."""
     name, media_type = ASSETS[path]
     body = (WEB_DIR / name).read_bytes()
     return Response(body, media_type=media_type, headers=SECURITY_HEADERS)
@@ -60,6 +61,12 @@ def index() -> Response:
 @router.get("/web/app.js")
 def script() -> Response:
     return asset_response("/web/app.js")
+
+
+@router.get("/web/cases.js")
+def cases_script() -> Response:
+    """The case list, case view and package decision (issue 14)."""
+    return asset_response("/web/cases.js")
 
 
 @router.get("/web/app.css")

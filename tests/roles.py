@@ -15,6 +15,7 @@ reviewer's rights, admin the right to decide, or anyone ``/metrics``, fails a te
 | GET /queue | 403 | yes | 403 | 401 |
 | GET /second-review, GET /second-review/{id} | 403 | yes | 403 | 401 |
 | GET /referrals/{id} | 403 | yes | 403 | 401 |
+| GET /cases, GET /cases/{id}, POST /cases/{id}/decision | 403 | yes | 403 | 401 |
 | GET /model | yes | yes | yes | 401 |
 | GET /drift | 403 | yes | yes | 401 |
 | GET /docs.json | yes | yes | yes | 401 |
@@ -34,6 +35,9 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     "GET /second-review": frozenset({"reviewer"}),
     "GET /second-review/{id}": frozenset({"reviewer"}),
     "GET /referrals/{id}": frozenset({"reviewer"}),
+    "GET /cases": frozenset({"reviewer"}),
+    "GET /cases/{id}": frozenset({"reviewer"}),
+    "POST /cases/{id}/decision": frozenset({"reviewer"}),
     "GET /model": frozenset({"scorer", "reviewer", "admin"}),
     "GET /drift": frozenset({"reviewer", "admin"}),
     "GET /docs.json": frozenset({"scorer", "reviewer", "admin"}),
@@ -50,5 +54,6 @@ OPEN = frozenset(
         "GET /web/app.js",
         "GET /web/app.css",
         "GET /web/blind.js",
+        "GET /web/cases.js",
     }
 )

@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "score": "score a JSON Lines file with a registered model",
     "serve": "run the scoring service",
     "token": "create bearer tokens for the service",
-    "audit": "verify the decision log's hash chain",
+    "audit": "verify the hash chains (decisions, access, case events)",
     "explain": "write explanation reports for reviewers",
     "monitor": "compare a recent window with the model's reference (drift)",
     "outcomes": "import outcome reports from the police of jurisdiction; verify their chain",

@@ -415,8 +415,8 @@
       h("h3", {}, "Why it was ranked here"),
       reasons(score.reasons || []),
       chart(score.reasons || []),
-      h("h3", {}, "Related earlier referrals"),
-      related(record),
+      h("h3", {}, "Related referrals (its case)"),
+      related(record, score),
       h("h3", {}, "Decisions so far"),
       decisions(record.decisions || []),
       h("p", { class: "muted" },
@@ -531,7 +531,9 @@
     return svg;
   }
 
-  function related(record) {
+  function related(record, score) {
+    // cases.js fills this from GET /cases/{id}: the referrals that share identifiers
+    if (score.case_id) return h("div", { id: "detail-related", "data-case-id": score.case_id }, h("p", { class: "muted" }, "Loading its case…"));
     const list = record.related;
     if (!Array.isArray(list)) return h("p", { class: "muted" }, "Not available: the service's answer does not include related referrals.");
     if (!list.length) return h("p", { class: "muted" }, "None found.");

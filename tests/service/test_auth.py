@@ -35,14 +35,16 @@ def scored(live, raw_referrals) -> dict:
         score = c.post("/score", json=doc).json()
     with live.client("reviewer") as c:
         score["score_id"] = shown(c, doc["referral_id"])
-    return {"doc": doc, "score": score}
+        stored = c.get(f"/referrals/{doc['referral_id']}").json()["scores"][-1]["score"]
+    return {"doc": doc, "score": score, "case_id": stored["case_id"], "live": live}
 
 
 def call(client, key: str, scored: dict):
     """A request to ``key`` that succeeds (2xx) for a role allowed to make it."""
     method, _, template = key.partition(" ")
     score = scored["score"]
-    path = template.replace("{id}", score["referral_id"])
+    ident = scored["case_id"] if template.startswith("/cases/") else score["referral_id"]
+    path = template.replace("{id}", ident)
     if key == "POST /score":
         return client.post(path, json=variant(scored["doc"], "matrix"))
     if key == "POST /feedback":
@@ -63,6 +65,11 @@ def call(client, key: str, scored: dict):
             "finding": "not_investigated",
         }
         return client.post(path, json=report)
+    if key == "POST /cases/{id}/decision":
+        with scored["live"].client("reviewer") as c:  # the members now (the matrix adds some)
+            members = c.get(path.removesuffix("/decision")).json()["referral_ids"]
+        body = {"referral_ids": members, "viability": "lead", "route": "confirm"}
+        return client.post(path, json=body)
     assert method == "GET", f"{key}: the matrix needs a request for it"
     return client.get(path)
 

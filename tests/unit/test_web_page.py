@@ -58,7 +58,7 @@ def _text(name: str) -> str:
     return (web_routes.WEB_DIR / name).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("script", ["app.js", "blind.js"])
+@pytest.mark.parametrize("script", ["app.js", "blind.js", "cases.js"])
 def test_the_script_never_parses_strings_as_html(script):
     js = _text(script)
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):

@@ -1,8 +1,9 @@
 """``triage audit``: verify the hash chains, anchor them outside the database, answer "who
 saw this referral", and apply the access log's retention.
 
-``verify`` checks the decision log, the outcome reports and the access log and prints
-``OK`` with each chain's length and head hash (exit 0), or the first bad record and why (exit 1); with
+``verify`` checks the decision log, the outcome reports, the access log and the case
+events log and prints ``OK`` with each chain's length and head hash (exit 0), or the first
+bad record and why (exit 1); with
 ``--anchor FILE`` it also compares the chains with the signed heads in that file, which
 catches a tail cut off with the head reset. Exit 2: the store has no (current) schema or
 an argument is wrong, so a database that is not a store never looks like a clean result.
@@ -20,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from features.config import Settings
-from serving import anchor
+from serving import anchor, case_log
 from serving.database import safe_url
 from serving.records import StoreError
 from serving.store import Store
@@ -63,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _act(args: argparse.Namespace, s: Settings, store: Store) -> int:
     if args.action == "verify":
-        results = [store.verify_chain(), store.verify_outcomes(), store.verify_access()]
+        results = [
+            store.verify_chain(),
+            store.verify_outcomes(),
+            store.verify_access(),
+            case_log.verify_store(store),
+        ]
         for result in results:
             print(result)
         ok = all(r.ok for r in results)
