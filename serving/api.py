@@ -30,9 +30,8 @@ from features.contract import (
     Tier,
 )
 from features.ingest import problems_from
-from serving import blind_routes, label_updates, logs, web_routes
+from serving import blind_routes, case_routes, label_updates, logs, web_routes
 from serving.blind_review import SameReviewer
-from serving import case_routes, logs, web_routes
 from serving.http_io import ApiError, install, read_json
 from serving.queries import MAX_OFFSET, MAX_PAGE
 from serving.records import (

@@ -2,7 +2,7 @@
 hash-chained log of its own, written in the scoring transaction.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30
 
 ``case_events`` holds one row per event: ``opened`` (a referral that links to nothing
@@ -12,7 +12,7 @@ cases: ``detail.merged`` names the cases absorbed, ``case_id`` the surviving one
 the decision log's records, one per member). Rows are chained like decisions
 (``serving/case_log.py``); ``case_chain_head`` is the single row every writer locks and
 that verification compares the last row with. Append-only by triggers, like
-``decisions``. (Down-revision 0004 here; the lead relinks it after 0005 at merge.)
+``decisions``.
 """
 
 from __future__ import annotations
