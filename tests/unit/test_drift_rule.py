@@ -179,3 +179,25 @@ def test_override_checks_compare_the_latest_window_with_the_earlier_ones() -> No
     assert routine.test == "fisher_exact_greater" and routine.effect_name == "override_increase"
     assert routine.note == "override rate: earlier windows vs the latest"
     assert dr.override_checks([], ALPHA) == []
+
+
+def test_override_checks_cover_the_immediate_tier_and_ask_only_for_an_increase() -> None:
+    rates = [
+        Rate(1, "immediate", 100, 50),  # earlier: half overridden
+        Rate(2, "immediate", 100, 0),  # latest: none: fewer overrides are no drift
+        Rate(1, "routine", 100, 5),
+        Rate(2, "routine", 100, 5),  # latest: the same rate
+    ]
+    checks = {c.name: c for c in dr.override_checks(rates, ALPHA)}
+    assert list(checks) == ["tier=immediate", "tier=routine"]
+    fewer = checks["tier=immediate"]
+    assert (fewer.reference, fewer.current, fewer.n_reference, fewer.n_current) == (
+        0.5,
+        0.0,
+        100,
+        100,
+    )
+    assert fewer.effect == pytest.approx(-0.5)
+    assert fewer.p_value == pytest.approx(1.0), "one-sided: is the latest rate higher?"
+    assert not fewer.flagged
+    assert not checks["tier=routine"].flagged
