@@ -10,12 +10,13 @@ the time as UTC ISO 8601 with microseconds.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from serving.chain import GENESIS, access_hash, find_break, idempotency_key
+from serving.chain import GENESIS, access_hash, find_break, hash_time, idempotency_key
 
 ACCESS: dict[str, Any] = {
     "id": 1,
@@ -108,3 +109,18 @@ def test_optional_fields_count_only_when_they_say_something() -> None:
     assert idempotency_key({**DECISION, "urgency_assessed": "high"}, 7) != plain
     blind = {**DECISION, "urgency_assessed": "high", "review": "second_blind"}
     assert idempotency_key(blind, 7) != idempotency_key({**DECISION, "urgency_assessed": "high"}, 7)
+
+
+def test_times_hash_as_utc_whatever_the_hosts_zone(monkeypatch) -> None:
+    """A service host set to local time must not change any hash (POSIX zone, no tzdata)."""
+    monkeypatch.setenv("TZ", "XYZ3")  # three hours west of UTC
+    time.tzset()
+    try:
+        at = datetime(2024, 5, 1, 8, 0, tzinfo=timezone(timedelta(hours=-4)))
+        assert hash_time(at) == "2024-05-01T12:00:00.000000+00:00"
+        assert access_hash(ACCESS, GENESIS) == (
+            "bc2a78f7a020f9cd5d2d484f29975a52788ad484ec4d32628fa6e0ec51aa6cbe"
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
