@@ -179,3 +179,44 @@ def test_override_checks_compare_the_latest_window_with_the_earlier_ones() -> No
     assert routine.test == "fisher_exact_greater" and routine.effect_name == "override_increase"
     assert routine.note == "override rate: earlier windows vs the latest"
     assert dr.override_checks([], ALPHA) == []
+
+
+def test_override_checks_cover_the_immediate_tier_and_ask_only_for_an_increase() -> None:
+    rates = [
+        Rate(1, "immediate", 100, 50),  # earlier: half overridden
+        Rate(2, "immediate", 100, 0),  # latest: none: fewer overrides are no drift
+        Rate(1, "routine", 100, 5),
+        Rate(2, "routine", 100, 5),  # latest: the same rate
+    ]
+    checks = {c.name: c for c in dr.override_checks(rates, ALPHA)}
+    assert list(checks) == ["tier=immediate", "tier=routine"]
+    fewer = checks["tier=immediate"]
+    assert (fewer.reference, fewer.current, fewer.n_reference, fewer.n_current) == (
+        0.5,
+        0.0,
+        100,
+        100,
+    )
+    assert fewer.effect == pytest.approx(-0.5)
+    assert fewer.p_value == pytest.approx(1.0), "one-sided: is the latest rate higher?"
+    assert not fewer.flagged
+    assert not checks["tier=routine"].flagged
+
+
+def test_a_single_referral_of_a_source_is_tested_and_rates_are_shown_rounded() -> None:
+    # reference: 3 over 9 days (1/3 a day); current: "a" twice and "z", new, once over 3
+    # days. If the rates had not changed, a referral falls in the current window with
+    # probability p0 = 3 / (3 + 9) = 1/4, so z's one of one has p-value 1/4 exactly.
+    ref = pd.Series(["a", "a", "a"])
+    cur = pd.Series(["a", "a", "z"])
+    checks = {c.name: c for c in dr.volume_checks(ref, 9.0, cur, 3.0, ALPHA)}
+    z = checks["source=z"]
+    assert (z.n_reference, z.n_current) == (0, 1)
+    assert z.p_value == pytest.approx(0.25)
+    assert checks["source=a"].reference == 0.333  # referrals per day, three places
+
+
+def test_override_rates_are_shown_to_four_places() -> None:
+    rates = [Rate(1, "routine", 3, 1), Rate(2, "routine", 3, 2)]
+    (check,) = dr.override_checks(rates, ALPHA)
+    assert (check.reference, check.current) == (0.3333, 0.6667)
