@@ -121,11 +121,14 @@ class FlakyStore:
     def __init__(self, store: Store, fail_on: int) -> None:
         self.store, self.fail_on, self.calls = store, fail_on, 0
 
-    def record_scores(self, items: Any, request_id: Any) -> Any:
+    def record_scores(self, items: Any, request_id: Any, also: Any = None) -> Any:
         self.calls += 1
         if self.calls == self.fail_on:
             raise OSError("simulated store failure")
-        return self.store.record_scores(items, request_id)
+        return self.store.record_scores(items, request_id, also=also)
+
+    def __getattr__(self, name: str) -> Any:  # reads (the cases' rebuild after a failure)
+        return getattr(self.store, name)
 
 
 def _linked(raw: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:

@@ -183,3 +183,42 @@ def test_service_cases_equal_batch_cases_on_a_synthetic_stream(
         received = {r.referral_id: (r.received_at, r.referral_id) for r in refs}
         for cid, ms in replayed.items():
             assert cid == name(min(ms, key=received.__getitem__))
+
+
+def test_a_failed_commit_stores_no_event_and_the_retry_records_it(
+    tmp_path: Any, pseudonymiser: Pseudonymiser
+) -> None:
+    """The events commit with the scores or not at all; after a failed commit the index is
+    rebuilt from the store, so the retried referral is placed (and recorded) again."""
+
+    class FailOnce:
+        def __init__(self, store: Store) -> None:
+            self.store, self.failed = store, False
+
+        def record_scores(self, items: Any, request_id: Any, also: Any = None) -> Any:
+            def failing(s: Any, now: Any) -> None:
+                also(s, now)  # the events are written, then the transaction fails
+                raise OSError("simulated failure after the events")
+
+            if not self.failed:
+                self.failed = True
+                return self.store.record_scores(items, request_id, also=failing)
+            return self.store.record_scores(items, request_id, also=also)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.store, name)
+
+    with Store(f"sqlite:///{tmp_path / 'store.db'}") as st:
+        st.migrate()
+        scorer = Scorer(FailOnce(st), pseudonymiser, None)  # type: ignore[arg-type]
+        with pytest.raises(OSError):
+            scorer.score(DOCS[:2], "first")
+        assert case_log.store_events(st) == [] and st.referral("a1") is None
+        scorer.score(DOCS[:3], "retry")
+        events = case_log.store_events(st)
+        assert [(e.event, e.referral_ids) for e in events] == [
+            ("opened", ["a1"]),
+            ("opened", ["b1"]),
+            ("joined", ["a2"]),
+        ]
+        assert case_log.verify_store(st).ok
