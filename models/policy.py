@@ -35,9 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.contract import TIERS, Tier
+from features.tiers import RANK as TIERS_RANK
 
-TIER_BY_RANK: dict[int, Tier] = dict(enumerate(reversed(TIERS)))  # 0 routine .. 2 immediate
 WITHIN_DAYS = 0.95  # the policy's requirement: the share of days a tier holds its cap
 FIT_WITHIN_DAYS = 0.975  # what the fit asks of the calibration window: a margin (below)
 N_BANDS = 20
@@ -207,9 +206,6 @@ def tier_share_check(
         "high": float((floor == 1).mean()) if len(floor) else None,
     }
     return out
-
-
-TIERS_RANK: dict[str, int] = {t: r for r, t in TIER_BY_RANK.items()}
 
 
 def tier_orderings(p_urgency: np.ndarray, floor: np.ndarray) -> dict[str, np.ndarray]:

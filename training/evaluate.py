@@ -31,11 +31,12 @@ import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from features.pipeline import Features
+from features.tiers import IMMEDIATE as IMMEDIATE_RANK
 from models import safety
 from models.conformal import TARGET, coverage_summary
 from models.degraded import predict_rules
 from models.operating_policy import OperatingPolicy, load_policy
-from models.policy import TIER_BY_RANK, tier_orderings, tier_share_check
+from models.policy import tier_orderings, tier_share_check
 from models.triage_model import Predictions
 from training.audit import capacity_audit, queue_audit
 from training.baselines import baselines_block
@@ -60,7 +61,6 @@ from training.report_schema import evaluation_report, jsonable
 from training.workload import DEFAULT_BOOT, HEADLINE_SHARES, recall_at_share, workload_recall_curve
 
 GROUPINGS = ("source", "province")
-IMMEDIATE_RANK = next(k for k, v in TIER_BY_RANK.items() if v == "immediate")
 QUEUE_CLASSES = ("immediate", "high")
 
 

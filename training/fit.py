@@ -19,7 +19,8 @@ positive, which :func:`fit` checks.
 Threads: LightGBM's OpenMP threads spin while they wait for each other; on a busy
 machine (a shared 2-core host) a descheduled thread makes the others burn their time
 slices, and a fit with two threads took 5-9x longer than with one. The commands set
-``OMP_WAIT_POLICY=PASSIVE`` before LightGBM loads, which removes that penalty.
+``OMP_WAIT_POLICY=PASSIVE`` before LightGBM loads (``features/process_env.py``, called by
+the command line's entry point), which removes that penalty.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from features.blind_draw import drawn_for_blind_review
 from features.contract import URGENCY_CLASSES, Outcome
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
+from features.tiers import class_of_rank
 from models import safety
 from models.triage_model import TriageModel
 from training.data import Dataset
@@ -240,7 +241,9 @@ def _review(
         True
     )
     shown = np.where(
-        rng.random(len(rows)) < cfg.anchoring, 2 - pred.rank, _judge(truth, cfg.noise, rng)
+        rng.random(len(rows)) < cfg.anchoring,
+        class_of_rank(pred.rank),
+        _judge(truth, cfg.noise, rng),
     )
     lag = pd.to_timedelta(np.vectorize(REVIEW_LAG_H.__getitem__)(pred.rank), unit="h")
     labels.add("shown_review", rows[reached], shown[reached], (received + lag)[reached])

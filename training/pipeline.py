@@ -178,7 +178,7 @@ def train(
         sample = test.X.sample(min(SHAP_SAMPLE, len(test)), random_state=0)
         data_info = {"name": path.name, "digest": ds.digest, "rows": len(ds)}
         with registry.run(settings, "train", tags=_tags(ds, split, path, model)) as mlflow:
-            run_id = mlflow.active_run().info.run_id
+            run_id = mlflow.run_id
             report["meta"]["training_run"] = run_id
             (model_dir / "evaluation.json").write_text(json.dumps(report, indent=1))
             write_card(model_dir, model, report, sample, data_info, decision, backtests, run_id)

@@ -94,7 +94,7 @@ def set_policy(
     with tempfile.TemporaryDirectory(prefix="triage-policy-") as tmp:
         model_dir = model.save(Path(tmp) / "model")
         with registry.run(settings, "policy", tags=tags) as mlflow:
-            run_id = mlflow.active_run().info.run_id
+            run_id = mlflow.run_id
             report["meta"]["training_run"] = run_id
             (model_dir / "evaluation.json").write_text(json.dumps(report, indent=1))
             write_card(

@@ -167,14 +167,8 @@ def _worse(model: TriageModel) -> TriageModel:
     return TriageModel(boosters, model.calibrators, model.policy, model.manifest)
 
 
-def _promotion_runs(s: Settings) -> list:
-    from mlflow import MlflowClient
-
-    exp = registry.experiment_id(s)  # also points MLflow at this home's store
-    runs = MlflowClient(tracking_uri=s.tracking_uri()).search_runs(
-        [exp], filter_string="attributes.run_name = 'promotion'", order_by=["start_time ASC"]
-    )
-    return list(runs)
+def _promotion_runs(s: Settings) -> list[registry.LoggedRun]:
+    return registry.runs_named(s, "promotion")
 
 
 @pytest.fixture(scope="module")
@@ -206,16 +200,12 @@ def test_gate_end_to_end_first_better_worse_and_logged(gate_home, trained):
     assert registry.resolve(s, "champion").version == good
     # every decision is in MLflow with its figures
     runs = _promotion_runs(s)
-    assert [r.data.tags["decision"] for r in runs] == ["promoted", "promoted", "rejected"]
+    assert [r.tags["decision"] for r in runs] == ["promoted", "promoted", "rejected"]
     last = runs[-1]
-    assert last.data.tags["challenger_version"] == bad
-    assert last.data.tags["champion_version"] == good
-    assert last.data.metrics["promoted"] == 0.0
-    assert last.data.metrics["passed_immediate_recall_at_capacity"] == 0.0
-    from mlflow.artifacts import download_artifacts
-
-    path = download_artifacts(
-        run_id=last.info.run_id, artifact_path="decision.json", tracking_uri=s.tracking_uri()
-    )
+    assert last.tags["challenger_version"] == bad
+    assert last.tags["champion_version"] == good
+    assert last.metrics["promoted"] == 0.0
+    assert last.metrics["passed_immediate_recall_at_capacity"] == 0.0
+    path = registry.run_artifact(s, last.run_id, "decision.json")
     logged = json.loads(Path(path).read_text())
     assert logged["promoted"] is False and logged["checks"]

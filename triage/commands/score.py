@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,6 @@ def _chunk(feats: Any, lo: int) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before LightGBM loads: fit.py
     from tqdm import tqdm
 
     from features.ingest import parse_documents
