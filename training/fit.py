@@ -339,8 +339,14 @@ def _train_for_top(
 
 
 def fit(
-    ds: Dataset, split: Split, cfg: TrainConfig, progress: Callable[[str], None] = say
+    ds: Dataset,
+    split: Split,
+    cfg: TrainConfig,
+    progress: Callable[[str], None] = say,
+    engine: str = "local",
 ) -> tuple[TriageModel, dict[str, Any]]:
+    """The one training assembly (local and Dask engines alike; ``engine`` says which one
+    computed ``ds``'s features, and is the only thing their manifests differ in)."""
     X = ds.feats.X
     tr = np.flatnonzero(split.train)
     n_es = max(1, int(len(tr) * cfg.early_stopping_share))
@@ -419,6 +425,7 @@ def fit(
         created_at=datetime.now(UTC).isoformat(),
         git_commit=git_commit(),
         training={
+            "engine": engine,
             "data_digest": ds.digest,
             "split": split.describe(),
             "rows": len(ds),

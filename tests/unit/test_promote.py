@@ -148,6 +148,37 @@ def test_first_model_failing_a_limit_is_promoted_with_a_note():
     assert not next(c for c in d.checks if c.name == "immediate_days_over_cap").passed
 
 
+class _Built:
+    """A challenger as the gate sees it: a version and a manifest."""
+
+    def __init__(self, git_commit: str, training: dict) -> None:
+        from models.manifest import Manifest
+
+        self.version = "9"
+        self.manifest = Manifest(created_at="2026-01-01", git_commit=git_commit, training=training)
+
+
+FIT_TRAINING = {"config": {}, "heads": {}, "classes": {}, "monotone_urgency": {}}
+
+
+def test_the_gate_refuses_a_model_not_built_by_training_fit():
+    """What the Dask engine used to register: its own assembly, ``git_commit="dask"``."""
+    from training.assembly import CHECK, refuse_other_assemblies
+
+    old = _Built("dask", {"engine": "dask", "rounds": 30, "heads": {}})
+    refused = refuse_other_assemblies(decide(report(), None), old, force=False)
+    assert not refused.promoted and refused.exit_code == EXIT_REJECTED
+    assert refused.checks[-1].name == CHECK and not refused.checks[-1].passed
+    assert "config" in refused.reason and "monotone_urgency" in refused.reason
+    no_commit = _Built("dask", {**FIT_TRAINING, "engine": "dask"})
+    assert not refuse_other_assemblies(decide(report(), None), no_commit, False).promoted
+    forced = refuse_other_assemblies(decide(report(), None), old, force=True)
+    assert forced.promoted and "forced" in forced.reason
+    made = _Built("0123abc", {**FIT_TRAINING, "engine": "dask"})
+    kept = refuse_other_assemblies(decide(report(), None), made, force=False)
+    assert kept.promoted and CHECK not in [c.name for c in kept.checks]
+
+
 def test_force_promotes_and_says_so():
     d = decide(report(recall=0.1), report(), force=True)
     assert d.promoted and d.forced and "forced" in d.reason

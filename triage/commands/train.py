@@ -109,8 +109,10 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "dask":
         from training.distributed_cli import train_command
 
-        return train_command(args, s)
-    extra = confirmed_labels(s)
-    result = train(s, args.data, cfg, gate, extra)
+        result = train_command(args, s, cfg, gate)  # labels of --data only, not the store's
+        if result is None:
+            return 2
+    else:
+        result = train(s, args.data, cfg, gate, confirmed_labels(s))
     print_headline(result)
     return 0
