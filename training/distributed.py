@@ -241,4 +241,4 @@ def score_local(
     """The single-machine path on the same input: all referrals in one batch."""
     part = pd.read_parquet(parquet, columns=list(DOC_COLUMNS))
     parsed = _parse(part.sort_values("received_at", kind="stable"), key, False)
-    return score_part(model, _features(parsed, history, False), parsed)
+    return _merge([score_part(model, _features(parsed, history, False), parsed)])
