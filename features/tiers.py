@@ -18,6 +18,7 @@ import numpy as np
 from features.contract import TIERS, Tier
 
 __all__ = [
+    "HIGH",
     "IMMEDIATE",
     "RANK",
     "TIERS",
@@ -33,8 +34,9 @@ __all__ = [
 TIER_BY_RANK: dict[int, Tier] = {len(TIERS) - 1 - i: t for i, t in enumerate(TIERS)}
 #: rank of each tier: routine 0, high 1, immediate 2
 RANK: dict[Tier | str, int] = {t: r for r, t in TIER_BY_RANK.items()}
-#: the top rank (``immediate``)
+#: the ranks of ``immediate`` (the top) and ``high``
 IMMEDIATE = RANK["immediate"]
+HIGH = RANK["high"]
 
 
 def rank(tier: Tier | str) -> int:
