@@ -21,6 +21,7 @@ belongs to, and the blind second-review draw.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +46,11 @@ class Scored:
     @property
     def degraded(self) -> bool:
         return self.degraded_reason is not None
+
+
+def score_line(score: Score) -> str:
+    """One answer as the line every batch path writes (compact JSON, no newline)."""
+    return json.dumps(score.model_dump(mode="json"), separators=(",", ":"))
 
 
 def policy_version_of(model: Any) -> str | None:

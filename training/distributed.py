@@ -35,7 +35,7 @@ from features.ingest import Labelled, Rejected, parse_documents
 from features.linking import EVENT_COLUMNS, PLATFORM_WINDOW_NS, WEIGHTS, events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
-from models.scoring_path import score_or_rules
+from models.scoring_path import score_line, score_or_rules
 from models.triage_model import TriageModel
 
 DOC_COLUMNS = ("referral_id", "received_at", "document", "position")
@@ -52,17 +52,24 @@ class Parsed:
 
 @dataclass
 class Scores:
-    """What scoring a stream produced: contract §4 answers in receipt order, every rejected
-    document (input position, id if readable, every problem) and why the rules answered
+    """What scoring a stream produced: contract §4 answers in receipt order, as the JSON
+    lines ``triage score`` writes (:func:`models.scoring_path.score_line`: text crosses
+    from the workers several times faster than pydantic objects), every rejected document
+    (input position, id if readable, every problem) and why the rules answered
     (``no_model``, ``model_error``), if they answered any partition."""
 
-    scores: list[Score]
+    lines: list[str]
     rejected: list[Rejected] = field(default_factory=list)
     degraded_reason: str | None = None
 
     def rows(self) -> list[dict[str, Any]]:
-        """The answers as JSON values, as ``triage score`` writes them."""
-        return [s.model_dump(mode="json") for s in self.scores]
+        """The answers as JSON values."""
+        return [json.loads(line) for line in self.lines]
+
+    @property
+    def scores(self) -> list[Score]:
+        """The answers as :class:`~features.contract.Score` objects."""
+        return [Score.model_validate_json(line) for line in self.lines]
 
 
 @contextmanager
@@ -174,13 +181,13 @@ def score_part(model: TriageModel | None, feats: Features, parsed: Parsed) -> Sc
     """One partition's answers through the one score-or-rules path
     (:func:`models.scoring_path.score_or_rules`), with its rejected documents."""
     out = score_or_rules(model, feats, referrals=[g.referral for g in parsed.good])
-    return Scores(out.scores, parsed.rejected, out.degraded_reason)
+    return Scores([score_line(s) for s in out.scores], parsed.rejected, out.degraded_reason)
 
 
 def _merge(parts: Sequence[Scores]) -> Scores:
     reasons = [p.degraded_reason for p in parts if p.degraded_reason]
     return Scores(
-        [s for p in parts for s in p.scores],
+        [line for p in parts for line in p.lines],
         sorted((r for p in parts for r in p.rejected), key=lambda r: r.index),
         "model_error" if "model_error" in reasons else (reasons[0] if reasons else None),
     )
@@ -231,7 +238,7 @@ def score_dask(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in result.rows())
+            fh.writelines(line + "\n" for line in result.lines)
     return result
 
 

@@ -13,7 +13,6 @@ through :func:`models.scoring_path.score_or_rules` (the service's path too);
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,8 +65,9 @@ def _chunk(feats: Any, lo: int) -> Any:
 
 def write_scores(fh: Any, scores: Any) -> None:
     """One contract §4 answer per line (both engines write exactly this)."""
-    for sc in scores:
-        fh.write(json.dumps(sc.model_dump(mode="json"), separators=(",", ":")) + "\n")
+    from models.scoring_path import score_line
+
+    fh.writelines(score_line(sc) + "\n" for sc in scores)
 
 
 def finish(
@@ -112,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
         result, rejected = score_command(args, s, model, history(s))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("w", encoding="utf-8") as fh:
-            write_scores(fh, result.scores)
+            fh.writelines(line + "\n" for line in result.lines)  # score_line's, as below
         version = model.version if model is not None else "none"
         return finish(
-            args, rejected, len(result.scores), version, result.degraded_reason is not None
+            args, rejected, len(result.lines), version, result.degraded_reason is not None
         )
     big = args.input.stat().st_size > PROGRESS_FROM * 1000
     batch = parse_documents(lines_with_progress(args.input, big), pseudonymiser(s))
