@@ -19,6 +19,7 @@ from features.history import History
 from features.ingest import parse_referral
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
+from features.tiers import class_of_rank
 from models import safety
 from models.explain import contributions, top_reasons
 from models.priority import priority
@@ -50,7 +51,7 @@ def straightforward(model: TriageModel, feats: Features) -> list[Score]:
     )
     cu = contributions(model.boosters["urgency"], X)
     cv = contributions(model.boosters["viability"], X)
-    u, v = 2 - model_rank[0], int(p["viability"][0].argmax())
+    u, v = int(class_of_rank(model_rank[0])), int(p["viability"][0].argmax())
     row = X.iloc[0]
     cu_row, against = cu[0, u, :-1], None
     if URGENCY_CLASSES[u] == "routine":  # routine against high, as models.explain does

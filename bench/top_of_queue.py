@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from features.process_env import set_process_env
 
 SHARES = (0.01, 0.02, 0.03, 0.05, 0.10, 0.20, 0.30)
 
@@ -64,7 +65,7 @@ def _print(title: str, fig: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    set_process_env()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="labelled JSON Lines (default: embedded stream)")
     ap.add_argument("--home", type=Path, default=Path("var"))

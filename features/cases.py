@@ -14,9 +14,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.case_index import IP_WINDOW, CaseIndex
-from features.contract import TIERS, Referral, Route, Tier
+from features.contract import Referral, Route, Tier
 from features.linking import platform_key
 from features.routes import route_case
+from features.tiers import most_urgent
 
 KIND_WORDS = {
     "verified_email": "verified e-mail",
@@ -94,7 +95,7 @@ def build_case(
     known = [priorities[i] for i in ids if priorities and i in priorities]
     if known:
         prio = max(p for p, _ in known)
-        tier = min((t for _, t in known), key=TIERS.index)
+        tier = most_urgent([t for _, t in known])
     return Case(
         case_id=case_id,
         referral_ids=ids,

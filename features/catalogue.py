@@ -3,6 +3,13 @@
 The order here is the column order of the feature frame and of every model's manifest.
 Explanations turn a feature's contribution into a sentence with ``label`` and ``unit``;
 a model trained on another catalogue refuses to load (see ``catalogue_digest``).
+
+Each feature names where it is computed (``computed_in``, one of :data:`COMPUTED_IN`):
+the referral's own facts in one pass over the document (:func:`features.flatten.rows`),
+the point-in-time links and the platform's past against the history
+(:func:`features.linking.linking_features`). ``tests/unit/test_catalogue_modules.py``
+checks that every column of the pipeline's output has an entry and that the function
+it names really produces it.
 """
 
 from __future__ import annotations
@@ -43,6 +50,16 @@ JURISDICTIONS = ("canada", "foreign", "proxy", "unknown")
 PROVINCES = CA_PROVINCES
 
 
+#: the functions that compute features, and what each computes
+COMPUTED_IN: dict[str, str] = {
+    "features.flatten.rows": "the referral's own facts, read from its document alone",
+    "features.linking.linking_features": "point in time: earlier referrals sharing a key, "
+    "and the reporting platform's past, from the history",
+}
+#: groups of features computed against the history (the rest come from the document)
+POINT_IN_TIME_GROUPS = ("linking", "platform")
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     name: str
@@ -51,6 +68,18 @@ class FeatureSpec:
     unit: str = ""
     levels: tuple[str, ...] = ()
     group: str = "other"
+    computed_in: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.computed_in:  # by its group: the history's features, or the document's
+            where = (
+                "features.linking.linking_features"
+                if self.group in POINT_IN_TIME_GROUPS
+                else "features.flatten.rows"
+            )
+            object.__setattr__(self, "computed_in", where)
+        if self.computed_in not in COMPUTED_IN:
+            raise ValueError(f"{self.name}: computed_in {self.computed_in!r} is not known")
 
     def describe(self, value: object) -> str:
         """Plain words for ``feature = value``, as a reviewer reads it."""

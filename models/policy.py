@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.contract import TIERS, Tier
+from features.tiers import HIGH, IMMEDIATE
+from features.tiers import RANK as TIERS_RANK
 
-TIER_BY_RANK: dict[int, Tier] = dict(enumerate(reversed(TIERS)))  # 0 routine .. 2 immediate
 WITHIN_DAYS = 0.95  # the policy's requirement: the share of days a tier holds its cap
 FIT_WITHIN_DAYS = 0.975  # what the fit asks of the calibration window: a margin (below)
 N_BANDS = 20
@@ -163,7 +163,7 @@ def fit_policy(
     day = day_index(received_at) if day is None else day
     p_imm = p_urgency[:, 0]
     t_imm = fit_threshold(p_imm, floor < 2, day, immediate_share, within_days)
-    in_imm = (p_imm >= t_imm) | (floor >= 2)
+    in_imm = (p_imm >= t_imm) | (floor >= IMMEDIATE)
     urgent = p_urgency[:, 0] + p_urgency[:, 1]
     t_high = fit_threshold(urgent, ~in_imm & (floor < 1), day, high_share, within_days)
     return TierPolicy(
@@ -203,13 +203,10 @@ def tier_share_check(
             "share_with_floor": float((ranks == TIERS_RANK[tier]).mean()) if len(ranks) else None,
         }
     out["floor_share"] = {
-        "immediate": float((floor >= 2).mean()) if len(floor) else None,
-        "high": float((floor == 1).mean()) if len(floor) else None,
+        "immediate": float((floor >= IMMEDIATE).mean()) if len(floor) else None,
+        "high": float((floor == HIGH).mean()) if len(floor) else None,
     }
     return out
-
-
-TIERS_RANK: dict[str, int] = {t: r for r, t in TIER_BY_RANK.items()}
 
 
 def tier_orderings(p_urgency: np.ndarray, floor: np.ndarray) -> dict[str, np.ndarray]:
@@ -217,6 +214,6 @@ def tier_orderings(p_urgency: np.ndarray, floor: np.ndarray) -> dict[str, np.nda
     safety floor first, then the calibrated ranking the tier uses (P(immediate) for
     ``immediate``; P(immediate) + P(high) for ``immediate_or_high``)."""
     return {
-        "immediate": (floor >= 2) * 2.0 + p_urgency[:, 0],
-        "immediate_or_high": (floor >= 1) * 2.0 + p_urgency[:, 0] + p_urgency[:, 1],
+        "immediate": (floor >= IMMEDIATE) * 2.0 + p_urgency[:, 0],
+        "immediate_or_high": (floor >= HIGH) * 2.0 + p_urgency[:, 0] + p_urgency[:, 1],
     }

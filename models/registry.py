@@ -1,6 +1,10 @@
 """The one module that talks to MLflow: log a trained model, register it, move aliases,
 and resolve an alias to a concrete version on disk.
 
+It is the only importer of ``mlflow`` (tests/unit/test_registry.py checks the whole tree):
+callers get a typed :class:`Run` to log to, never the module, so what the project logs
+is the handful of calls below and a change of MLflow's API is a change here.
+
 Models are addressed by alias (``champion``, ``challenger``) or version number, never by
 "latest". The artefact is our own directory (boosters + manifest, see
 :class:`models.triage_model.TriageModel`) logged as run artefacts and registered as a
@@ -14,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,31 +63,85 @@ def experiment_id(settings: Settings) -> str:
     return str(mlflow.create_experiment(EXPERIMENT, artifact_location=location))
 
 
+class Run:
+    """The active MLflow run of :func:`run`: what the project logs, typed."""
+
+    def __init__(self, mlflow: Any, run_id: str, artifact_uri: str) -> None:
+        self._mlflow = mlflow
+        self.run_id = run_id
+        self.artifact_uri = artifact_uri
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self._mlflow.log_params(dict(params))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self._mlflow.log_metrics(dict(metrics), step=step)
+
+    def log_artifact(self, path: Path | str, artifact_path: str | None = None) -> None:
+        self._mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+    def log_artifacts(self, folder: Path | str, artifact_path: str | None = None) -> None:
+        self._mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
+
+    def log_dict(self, data: dict[str, Any], artifact_file: str) -> None:
+        self._mlflow.log_dict(data, artifact_file)
+
+
 @contextlib.contextmanager
-def run(settings: Settings, name: str, tags: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """An MLflow run in our experiment; yields the ``mlflow`` module for logging."""
+def run(settings: Settings, name: str, tags: dict[str, str] | None = None) -> Iterator[Run]:
+    """An MLflow run in our experiment; yields the :class:`Run` to log to."""
     mlflow = _mlflow(settings)
-    with mlflow.start_run(experiment_id=experiment_id(settings), run_name=name, tags=tags):
-        yield mlflow
+    with mlflow.start_run(
+        experiment_id=experiment_id(settings), run_name=name, tags=tags
+    ) as active:
+        yield Run(mlflow, str(active.info.run_id), str(active.info.artifact_uri))
 
 
 def register(
-    settings: Settings, mlflow: Any, model_dir: Path, tags: dict[str, str] | None = None
+    settings: Settings, run: Run, model_dir: Path, tags: dict[str, str] | None = None
 ) -> str:
-    """Log ``model_dir`` as the active run's ``model`` artefact and register it; returns
-    the new version number (as a string)."""
+    """Log ``model_dir`` as the run's ``model`` artefact and register it; returns the new
+    version number (as a string)."""
     from mlflow import MlflowClient
 
-    mlflow.log_artifacts(str(model_dir), artifact_path="model")
-    run = mlflow.active_run()
-    source = f"{run.info.artifact_uri}/model"
+    run.log_artifacts(model_dir, artifact_path="model")
     client = MlflowClient()
     with contextlib.suppress(Exception):
         client.create_registered_model(settings.model_name)
     mv = client.create_model_version(
-        settings.model_name, source=source, run_id=run.info.run_id, tags=tags or {}
+        settings.model_name, source=f"{run.artifact_uri}/model", run_id=run.run_id, tags=tags or {}
     )
     return str(mv.version)
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """A finished run as logged: its id, tags and latest metrics."""
+
+    run_id: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+
+
+def runs_named(settings: Settings, name: str) -> list[LoggedRun]:
+    """Every run of our experiment called ``name``, oldest first."""
+    from mlflow import MlflowClient
+
+    exp = experiment_id(settings)  # also points MLflow at this home's store
+    found = MlflowClient(tracking_uri=settings.tracking_uri()).search_runs(
+        [exp], filter_string=f"attributes.run_name = '{name}'", order_by=["start_time ASC"]
+    )
+    return [LoggedRun(str(r.info.run_id), dict(r.data.tags), dict(r.data.metrics)) for r in found]
+
+
+def run_artifact(settings: Settings, run_id: str, artifact_path: str) -> Path:
+    """A local copy of one artefact a run logged."""
+    mlflow = _mlflow(settings)
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=artifact_path, tracking_uri=settings.tracking_uri()
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import TIERS, Tier
-
-TIER_RANK: dict[Tier | str, int] = {
-    t: i for i, t in enumerate(reversed(TIERS))
-}  # routine 0, high 1, immediate 2
+from features.tiers import RANK as TIER_RANK  # routine 0, high 1, immediate 2
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,14 @@ import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES, Reason, Score
 from features.pipeline import Features
+from features.tiers import TIER_BY_RANK, class_of_rank
 from models import safety, treeshap
 from models.calibration import VectorScaling
 from models.conformal import UrgencySets, set_lists
 from models.explain import explain_rows, feature_matrix
 from models.manifest import Manifest
 from models.operating_policy import OperatingPolicy, load_policy
-from models.policy import TIER_BY_RANK, TierPolicy
+from models.policy import TierPolicy
 from models.priority import priority
 
 HEADS = ("urgency", "viability")
@@ -148,7 +149,7 @@ class TriageModel:
         """Top reasons per referral: the urgency class the policy chose, then the most
         likely viability class. Only those two classes are explained (not all six)."""
         M = matrix if matrix is not None else self.matrix(feats.X)
-        u_cls = 2 - pred.model_rank  # rank 2 -> class 0
+        u_cls = class_of_rank(pred.model_rank)
         shown = {
             "urgency": (u_cls, URGENCY_CLASSES, k),
             "viability": (pred.p_viability.argmax(axis=1), VIABILITY_CLASSES, max(1, k // 2)),

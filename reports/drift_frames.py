@@ -99,7 +99,7 @@ def span_days(received_at: pd.Series) -> float:
 
 def predictions(model: Any, feats: Features) -> pd.DataFrame:
     """Probabilities of both heads and the tier (after the safety floor), as logged."""
-    from models.policy import TIER_BY_RANK
+    from features.tiers import TIER_BY_RANK
 
     pred = model.predict(feats)
     out = pd.DataFrame(np.hstack([pred.p_urgency, pred.p_viability]), columns=list(PRED_COLUMNS))

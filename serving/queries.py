@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from features.contract import TIERS, Outcome, Referral, Score, Source, Tier
 from features.ingest import Labelled
 from features.labels import Provenance, best_label
+from features.tiers import rank as tier_rank
 from models.operating_policy import OperatingPolicy
 from serving import outcomes
 from serving.db_models import DecisionRow, ReferralRow, ScoreRow, TokenRow
@@ -114,7 +115,7 @@ def queue(
 
     waited = [(now - k[2]).total_seconds() / 3600.0 for k in keys]
     left = [nan if k[5] is None else (k[5] - now).total_seconds() / 3600.0 for k in keys]
-    rank = [len(TIERS) - 1 - TIERS.index(k[4]) for k in keys]  # 0 routine .. 2 immediate
+    rank = [tier_rank(k[4]) for k in keys]  # 0 routine .. 2 immediate
     order, prio_now = read_order(
         [k[3] for k in keys], rank, waited, left, [k[1] for k in keys], policy
     )

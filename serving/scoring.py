@@ -24,7 +24,8 @@ lock let some requests wait seconds behind later ones). If a group fails, each o
 requests is retried alone, so one bad request cannot fail the others.
 
 If the model raises on a request, the safety rules score that request instead
-(``degraded: true``): a valid referral is never refused because of the model.
+(``degraded: true``): a valid referral is never refused because of the model. The choice is
+:func:`models.scoring_path.score_or_rules`, the one used by every scoring path.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ from features.labels import relabel_events
 from features.linking import EVENT_COLUMNS, events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
-from features.routes import route_referral
-from models.degraded import RULES_VERSION, score_rules
+from models.degraded import RULES_VERSION
+from models.scoring_path import score_or_rules
 from serving import case_log, logs
 from serving.case_ids import case_namer
 from serving.store import Store
@@ -192,11 +193,10 @@ class Scorer:
                 self.cases = load_cases(self.store, self.cases.namer)
                 self._cases_stale = False
             feats = build_features(refs, None, self.history)
-            scores, degraded_reason = self._predict(feats, jobs)
+            scores, degraded_reason = self._predict(feats, jobs, refs)
             scores = [self._blind_draw(s) for s in scores]
             events: list[case_log.CaseEvent] = []
             for sc, ref in zip(scores, refs, strict=True):
-                sc.route = route_referral(ref)  # the proposed police of jurisdiction
                 sc.case_id = self.cases.add(ref)  # the case as known when scored
                 if self.cases.last is not None:  # opened, joined or merged (not a re-score)
                     events.append(case_log.event_of(self.cases.last, self.cases.namer))
@@ -226,22 +226,22 @@ class Scorer:
         )
         return score.model_copy(update={"second_review": drawn}) if drawn else score
 
-    def _predict(self, feats: Features, jobs: Sequence[_Job]) -> tuple[list[Score], str | None]:
-        if self.model is None:
-            return score_rules(feats), "no_model"
-        try:
-            return self.model.score(feats), None
-        except Exception as e:  # any model failure: the rules answer instead
-            for job in jobs:  # one line per request of the group, under its own id
+    def _predict(
+        self, feats: Features, jobs: Sequence[_Job], refs: Sequence[Referral]
+    ) -> tuple[list[Score], str | None]:
+        """The one score-or-rules path (:func:`models.scoring_path.score_or_rules`), with a
+        log line per request of the group, under its own id, when the model failed."""
+        out = score_or_rules(self.model, feats, referrals=refs)
+        if out.degraded_reason == "model_error":
+            for job in jobs:
                 logs.event(
                     "model_failed",
                     logging.ERROR,
                     request_id=job.answer.request_id,
-                    error_type=type(e).__name__,
+                    error_type=out.error_type,
                     referrals=len(job.referrals),
                 )
-            version = getattr(getattr(self.model, "policy", None), "policy_version", None)
-            return score_rules(feats, policy_version=version), "model_error"
+        return out.scores, out.degraded_reason
 
     def _remember(self, refs: Sequence[Referral], feats: Features) -> None:
         """Add the request's sightings to the history; a re-scored referral is not re-added

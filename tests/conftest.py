@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # LightGBM on a busy host: training/fit.py
+from features.process_env import set_process_env
+
+set_process_env()  # OMP_WAIT_POLICY (LightGBM on a busy host) and no telemetry
 
 from skipping import in_ci  # noqa: E402  (tests/ is on sys.path: rootdir conftest)
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from features.pipeline import Features
-from models.policy import TIER_BY_RANK
+from features.tiers import TIER_BY_RANK
 
 REFERENCE_ROWS = 20_000
 SAMPLE_FRACTION_KEY = b"sample_fraction"

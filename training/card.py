@@ -27,6 +27,7 @@ from training.card_plots import (
     workload_plot,
 )
 from training.evaluate import at_capacity, queue_table
+from training.report_types import EvaluationReport, target_row
 from training.workload import HEADLINE_SHARES, curve_table
 
 Block = tuple[
@@ -58,7 +59,7 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def _head_table(report: Mapping[str, Any]) -> pd.DataFrame:
+def _head_table(report: EvaluationReport) -> pd.DataFrame:
     """One row per head and class: ranking, calibration and (synthetic data) the share of
     the oracle's ROC-AUC reached."""
     rows = {}
@@ -84,7 +85,7 @@ def _head_table(report: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _capacity_table(report: Mapping[str, Any]) -> pd.DataFrame:
+def _capacity_table(report: EvaluationReport) -> pd.DataFrame:
     rows = {}
     for p in report["capacity"]["policies"]:
         r = at_capacity(report, p)
@@ -95,7 +96,7 @@ def _capacity_table(report: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def queue_sim_table(report: Mapping[str, Any]) -> pd.DataFrame:
+def queue_sim_table(report: EvaluationReport) -> pd.DataFrame:
     """Per scenario and ordering: hours to first review of truly immediate referrals
     (p50/p95), industry preservation deadlines missed, and the largest backlog."""
     rows = {}
@@ -152,7 +153,7 @@ def _which(model: Any, run_id: str | None) -> str:
 
 def blocks(
     model: Any,
-    report: Mapping[str, Any],
+    report: EvaluationReport,
     data: Mapping[str, Any],
     decision: Any | None,
     backtests: Sequence[Mapping[str, Any]],
@@ -216,21 +217,23 @@ def blocks(
     return out
 
 
-def _operating(report: Mapping[str, Any]) -> list[Block]:
+def _operating(report: EvaluationReport) -> list[Block]:
     """The operating point on the test window and the curve at the headline shares."""
     op, wr = report.get("operating_point"), report.get("workload_recall")
     out: list[Block] = []
     if op is not None:
         rows = {}
         for tier, target in (("immediate", "immediate"), ("high", "immediate_or_high")):
-            ts = op["tier_shares"][tier]
+            ts, row = op["tier_shares"][tier], target_row(op, target)
+            if row is None:
+                continue
             rows[tier] = {
                 "cap (beyond floor)": ts["cap"],
                 "days within cap": ts["share_of_days_within_cap"],
-                "tier share (with floor)": op[target]["share"],
-                "recall": op[target]["recall"],
-                "oracle recall, same share": op[target]["oracle_recall_at_same_share"],
-                "ratio to oracle": op[target]["ratio_to_oracle"],
+                "tier share (with floor)": row["share"],
+                "recall": row["recall"],
+                "oracle recall, same share": row["oracle_recall_at_same_share"],
+                "ratio to oracle": row["ratio_to_oracle"],
             }
         out += [
             ("h2", f"Operating point (policy `{op['policy_version']}`) on the test window"),
@@ -317,7 +320,7 @@ def to_html(bl: Sequence[Block], images: Mapping[str, bytes]) -> str:
 def write_card(
     out_dir: Path,
     model: Any,
-    report: Mapping[str, Any],
+    report: EvaluationReport,
     X_sample: pd.DataFrame,
     data: Mapping[str, Any],
     decision: Any | None = None,

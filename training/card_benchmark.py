@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from training.report_types import EvaluationReport
+
 Block = tuple[Any, ...]
 
 
@@ -67,7 +69,7 @@ def _disparities(d: Mapping[str, Any]) -> list[Block]:
     ]
 
 
-def benchmark_blocks(report: Mapping[str, Any]) -> list[Block]:
+def benchmark_blocks(report: EvaluationReport) -> list[Block]:
     """The section's blocks for whatever of the three the report holds."""
     out: list[Block] = []
     if report.get("baselines"):

@@ -14,6 +14,7 @@ import pandas as pd
 
 from models.explain import contributions
 from training.evaluate import queue_table
+from training.report_types import EvaluationReport, target_row
 
 
 def _plt() -> Any:
@@ -34,7 +35,7 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def reliability_plot(report: Mapping[str, Any]) -> bytes:
+def reliability_plot(report: EvaluationReport) -> bytes:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, head in zip(axes, ("urgency", "viability"), strict=True):
@@ -75,7 +76,7 @@ def importance_plot(imp: Mapping[str, pd.Series], top: int = 15) -> bytes:
     return _png(fig)
 
 
-def queue_plot(report: Mapping[str, Any]) -> bytes:
+def queue_plot(report: EvaluationReport) -> bytes:
     plt = _plt()
     t = queue_table(report)
     fig, ax = plt.subplots(figsize=(10, 4.2))
@@ -89,7 +90,7 @@ def queue_plot(report: Mapping[str, Any]) -> bytes:
     return _png(fig)
 
 
-def backlog_plot(report: Mapping[str, Any]) -> bytes:
+def backlog_plot(report: EvaluationReport) -> bytes:
     """Referrals waiting for a first review (daily maximum), one panel per scenario of the
     ``queue_sim`` block, one line per ordering."""
     plt = _plt()
@@ -104,7 +105,7 @@ def backlog_plot(report: Mapping[str, Any]) -> bytes:
     return _png(fig)
 
 
-def workload_plot(report: Mapping[str, Any]) -> bytes:
+def workload_plot(report: EvaluationReport) -> bytes:
     """Recall against tier share (1–30 %) per ordering, 95 % bands, the operating point."""
     plt = _plt()
     block = report["workload_recall"]
@@ -123,7 +124,8 @@ def workload_plot(report: Mapping[str, Any]) -> bytes:
                     color=line.get_color(),
                     alpha=0.15,
                 )
-        op = (report.get("operating_point") or {}).get(target)
+        point = report.get("operating_point")
+        op = target_row(point, target) if point is not None else None
         if op and op.get("recall") is not None:
             ax.plot(100 * op["share"], op["recall"], "k*", ms=11, label="operating point")
         ax.set(

@@ -10,31 +10,66 @@ the set of distinct keys instead of growing with the stream. Counting only needs
 sums and the latest sighting, which folding keeps exactly, so the features, and hence
 the scores, equal the single-machine ones (``tests/unit/test_dask.py`` checks this).
 The fold is a short sequential chain of small tasks; the per-referral work runs in
-parallel. Training reuses the same feature graph and fits each head with ``lightgbm.dask``
-(data-parallel LightGBM across the workers); calibration and the tier policy are fitted
-on the driver from the calibration window's margins, as in :mod:`training.fit`.
+parallel. Scoring answers through the one score-or-rules path
+(:func:`models.scoring_path.score_or_rules`): the same contract §4 Scores, degraded policy
+and rejected-document list as the service and ``triage score``. Training
+(:mod:`training.distributed_train`) reuses the same feature graph and hands the features
+to the one training assembly (:func:`training.fit.fit` via ``triage train``'s pipeline).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.contract import Outcome
+from features.contract import Outcome, Score
 from features.history import History
-from features.ingest import Labelled, parse_documents
+from features.ingest import Labelled, Rejected, parse_documents
 from features.linking import EVENT_COLUMNS, PLATFORM_WINDOW_NS, WEIGHTS, events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
+from models.scoring_path import score_line, score_or_rules
 from models.triage_model import TriageModel
 
-DOC_COLUMNS = ("referral_id", "received_at", "document")
+DOC_COLUMNS = ("referral_id", "received_at", "document", "position")
+
+
+@dataclass
+class Parsed:
+    """One partition's valid documents (in receipt order) and the rejected ones, each
+    rejection's ``index`` the document's position in the input (``position``)."""
+
+    good: list[Labelled]
+    rejected: list[Rejected]
+
+
+@dataclass
+class Scores:
+    """What scoring a stream produced: contract §4 answers in receipt order, as the JSON
+    lines ``triage score`` writes (:func:`models.scoring_path.score_line`: text crosses
+    from the workers several times faster than pydantic objects), every rejected document
+    (input position, id if readable, every problem) and why the rules answered
+    (``no_model``, ``model_error``), if they answered any partition."""
+
+    lines: list[str]
+    rejected: list[Rejected] = field(default_factory=list)
+    degraded_reason: str | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The answers as JSON values."""
+        return [json.loads(line) for line in self.lines]
+
+    @property
+    def scores(self) -> list[Score]:
+        """The answers as :class:`~features.contract.Score` objects."""
+        return [Score.model_validate_json(line) for line in self.lines]
 
 
 @contextmanager
@@ -56,15 +91,30 @@ def cluster(scheduler: str | None = None, workers: int = 2) -> Iterator[Any]:
         yield client
 
 
-def write_partitions(docs: list[dict[str, Any]], out: Path, rows_per_partition: int) -> int:
-    """Raw documents (labels kept) -> time-ordered ``part.N.parquet``; returns how many."""
+def write_partitions(
+    docs: list[dict[str, Any]],
+    out: Path,
+    rows_per_partition: int,
+    positions: list[int] | None = None,
+) -> int:
+    """Raw documents (labels kept) -> time-ordered ``part.N.parquet``; returns how many.
+    ``positions``: each document's place in the input (default: its index), which a
+    rejection reports. A ``received_at`` that is not a time sorts last; the workers then
+    reject the document with every problem, as the local engine does."""
+    received = pd.to_datetime(
+        [d.get("received_at") if isinstance(d.get("received_at"), str) else None for d in docs],
+        utc=True,
+        errors="coerce",
+        format="ISO8601",
+    )
     frame = pd.DataFrame(
         {
             "referral_id": [str(d.get("referral_id")) for d in docs],
-            "received_at": pd.to_datetime([d.get("received_at") for d in docs], utc=True),
+            "received_at": received,
             "document": [json.dumps(d, separators=(",", ":"), default=str) for d in docs],
+            "position": list(range(len(docs))) if positions is None else positions,
         }
-    ).sort_values("received_at", kind="stable", ignore_index=True)
+    ).sort_values("received_at", kind="stable", ignore_index=True, na_position="last")
     out.mkdir(parents=True, exist_ok=True)
     n = max(1, -(-len(frame) // rows_per_partition))
     for i in range(n):
@@ -73,23 +123,28 @@ def write_partitions(docs: list[dict[str, Any]], out: Path, rows_per_partition: 
     return n
 
 
-def _parse(part: pd.DataFrame, key: bytes, labels: bool) -> list[Labelled]:
+def _parse(part: pd.DataFrame, key: bytes, labels: bool) -> Parsed:
+    """Validate and pseudonymise a partition; with ``labels`` (training) only the labelled
+    referrals are kept, as :func:`training.data.from_labelled` keeps them."""
     docs = [json.loads(d) for d in part["document"]]
     batch = parse_documents(docs, Pseudonymiser(key), labels=labels)
-    return sorted(batch.good, key=lambda g: g.referral.received_at)
+    where = [int(p) for p in part["position"]]
+    rejected = [Rejected(where[r.index], r.referral_id, r.problems) for r in batch.rejected]
+    good = [g for g in batch.good if g.outcome is not None] if labels else batch.good
+    return Parsed(sorted(good, key=lambda g: g.referral.received_at), rejected)
 
 
-def _outcomes(items: list[Labelled], labels: bool) -> list[Outcome | None] | None:
-    return [g.outcome for g in items] if labels else None
+def _outcomes(parsed: Parsed, labels: bool) -> list[Outcome | None] | None:
+    return [g.outcome for g in parsed.good] if labels else None
 
 
-def _events(items: list[Labelled], labels: bool) -> pd.DataFrame:
-    return events_for([g.referral for g in items], _outcomes(items, labels))
+def _events(parsed: Parsed, labels: bool) -> pd.DataFrame:
+    return events_for([g.referral for g in parsed.good], _outcomes(parsed, labels))
 
 
-def _start(items: list[Labelled]) -> int | None:
+def _start(parsed: Parsed) -> int | None:
     """A partition's first receipt time (ns): all its queries lie at or after it."""
-    return min((int(g.referral.received_at.timestamp() * 1e9) for g in items), default=None)
+    return min((int(g.referral.received_at.timestamp() * 1e9) for g in parsed.good), default=None)
 
 
 def carry(history: pd.DataFrame | None, events: pd.DataFrame, start: int | None) -> pd.DataFrame:
@@ -115,31 +170,27 @@ def carry(history: pd.DataFrame | None, events: pd.DataFrame, start: int | None)
     return pd.concat([folded, ev[~old]], ignore_index=True)
 
 
-def _features(items: list[Labelled], history: pd.DataFrame | None, labels: bool) -> Features:
+def _features(parsed: Parsed, history: pd.DataFrame | None, labels: bool) -> Features:
     hist = History(buffer_limit=0)  # index the carried history at once
     if history is not None:
         hist.add_events(history)
-    return build_features([g.referral for g in items], _outcomes(items, labels), hist)
+    return build_features([g.referral for g in parsed.good], _outcomes(parsed, labels), hist)
 
 
-def score_frame(model: TriageModel, feats: Features) -> pd.DataFrame:
-    """One flat row per referral; reasons and rules as JSON text."""
-    from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
+def score_part(model: TriageModel | None, feats: Features, parsed: Parsed) -> Scores:
+    """One partition's answers through the one score-or-rules path
+    (:func:`models.scoring_path.score_or_rules`), with its rejected documents."""
+    out = score_or_rules(model, feats, referrals=[g.referral for g in parsed.good])
+    return Scores([score_line(s) for s in out.scores], parsed.rejected, out.degraded_reason)
 
-    scores = model.score(feats) if len(feats) else []
-    cols: dict[str, list[Any]] = {
-        "referral_id": [s.referral_id for s in scores],
-        "tier": [s.tier for s in scores],
-        "priority": [s.priority for s in scores],
-    }
-    for u in URGENCY_CLASSES:
-        cols[f"urgency_{u}"] = [s.urgency[u] for s in scores]
-    for v in VIABILITY_CLASSES:
-        cols[f"viability_{v}"] = [s.viability[v] for s in scores]
-    cols["reasons"] = [json.dumps([r.model_dump(mode="json") for r in s.reasons]) for s in scores]
-    cols["safety_rules"] = [json.dumps(s.safety_rules) for s in scores]
-    cols["model_version"] = [s.model_version for s in scores]
-    return pd.DataFrame(cols)
+
+def _merge(parts: Sequence[Scores]) -> Scores:
+    reasons = [p.degraded_reason for p in parts if p.degraded_reason]
+    return Scores(
+        [line for p in parts for line in p.lines],
+        sorted((r for p in parts for r in p.rejected), key=lambda r: r.index),
+        "model_error" if "model_error" in reasons else (reasons[0] if reasons else None),
+    )
 
 
 def feature_graph(
@@ -163,14 +214,15 @@ def feature_graph(
 
 def score_dask(
     parquet: Path | str,
-    model: TriageModel,
+    model: TriageModel | None,
     key: bytes,
     out: Path | None = None,
     scheduler: str | None = None,
     workers: int = 2,
     history: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Score every referral in ``parquet`` on the cluster; write ``out`` (Parquet) if given.
+) -> Scores:
+    """Score every referral in ``parquet`` on the cluster (``model`` None: the safety
+    rules, degraded); write ``out`` (JSON Lines of contract §4 answers) if given.
     ``history``: linking events known before the input (``History.events()``).
 
     The pseudonym key travels in the task graph: run workers inside the same trust
@@ -178,134 +230,22 @@ def score_dask(
     import dask
 
     with cluster(scheduler, workers) as client:
-        remote = client.scatter(model, broadcast=True)
+        remote = client.scatter(model, broadcast=True) if model is not None else None
         hist = client.scatter(history) if history is not None and len(history) else None
-        _, feats = feature_graph(parquet, key, history=hist)
-        frames = [dask.delayed(score_frame)(remote, f) for f in feats]
-        result = pd.concat(dask.compute(*frames), ignore_index=True)
+        parsed, feats = feature_graph(parquet, key, history=hist)
+        parts = [dask.delayed(score_part)(remote, f, p) for f, p in zip(feats, parsed, strict=True)]
+        result = _merge(dask.compute(*parts))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        result.to_parquet(out, index=False)
+        with out.open("w", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in result.lines)
     return result
 
 
 def score_local(
-    parquet: Path | str, model: TriageModel, key: bytes, history: pd.DataFrame | None = None
-) -> pd.DataFrame:
+    parquet: Path | str, model: TriageModel | None, key: bytes, history: pd.DataFrame | None = None
+) -> Scores:
     """The single-machine path on the same input: all referrals in one batch."""
     part = pd.read_parquet(parquet, columns=list(DOC_COLUMNS))
-    items = _parse(part.sort_values("received_at", kind="stable"), key, False)
-    return score_frame(model, _features(items, history, False))
-
-
-def _labels(items: list[Labelled]) -> pd.DataFrame:
-    outs = [g.outcome for g in items]
-    return pd.DataFrame(
-        {
-            "received_at": pd.to_datetime([g.referral.received_at for g in items], utc=True),
-            "decided_at": pd.to_datetime([o.decided_at for o in outs], utc=True),  # type: ignore[union-attr]
-            "urgency": [o.urgency for o in outs],  # type: ignore[union-attr]
-            "viability": [o.viability for o in outs],  # type: ignore[union-attr]
-        }
-    )
-
-
-def _rows(feats: Features, mask: np.ndarray, y: np.ndarray | None = None) -> Any:
-    return feats.X[mask].reset_index(drop=True) if y is None else pd.Series(y[mask])
-
-
-def train_dask(
-    parquet: Path | str,
-    key: bytes,
-    rounds: int = 200,
-    scheduler: str | None = None,
-    workers: int = 2,
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    params: dict[str, Any] | None = None,
-) -> tuple[TriageModel, dict[str, Any]]:
-    """Train both heads with ``lightgbm.dask`` on the distributed features; ``rounds``
-    trees per class (``lightgbm.dask`` has no early stopping). Calibration and the tier
-    policy are fitted on the driver from the calibration window, as in ``fit``. Returns
-    the model and, per head, the test window's log loss and the training rows."""
-    import dask
-    import dask.dataframe as dd
-    from lightgbm.dask import DaskLGBMClassifier
-
-    from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
-    from models import safety
-    from models.calibration import fit_vector_scaling
-    from models.conformal import fit_sets, split_in_time
-    from models.heads import DEFAULT_PARAMS
-    from models.manifest import Manifest
-    from models.operating_policy import load_policy
-    from training.data import class_index
-    from training.fit import calibration_scores, fit_tiers
-    from training.metrics import head_metrics
-    from training.splits import time_split
-
-    classes = {"urgency": URGENCY_CLASSES, "viability": VIABILITY_CLASSES}
-    p = {k: v for k, v in {**DEFAULT_PARAMS, **(params or {})}.items() if k != "num_class"}
-    with cluster(scheduler, workers) as client:
-        parsed, feats = feature_graph(parquet, key, labels=True)
-        feats = client.persist(feats)
-        lab = dask.compute(*[dask.delayed(_labels)(items) for items in parsed])
-        sizes = [len(x) for x in lab]
-        y_all = pd.concat(lab, ignore_index=True)
-        split = time_split(y_all["received_at"], y_all["decided_at"], fractions)
-        cuts = np.cumsum([0, *sizes])
-        masks = {
-            w: [getattr(split, w)[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-            for w in ("train", "calibrate", "test")
-        }
-        used = [i for i, m in enumerate(masks["train"]) if m.any()]  # no empty parts
-        X_meta = dask.compute(dask.delayed(_rows)(feats[0], np.zeros(sizes[0], bool)))[0]
-        X_tr = dd.from_delayed(
-            [dask.delayed(_rows)(feats[i], masks["train"][i]) for i in used],
-            meta=X_meta,
-        )
-        local = {
-            w: pd.concat(
-                dask.compute(
-                    *[dask.delayed(_rows)(f, m) for f, m in zip(feats, masks[w], strict=True)]
-                ),
-                ignore_index=True,
-            )
-            for w in ("calibrate", "test")
-        }
-        # calibration on the window's earlier half, urgency sets on its later half (fit.py)
-        cal_fit, cal_sets = split_in_time(
-            split.calibrate, 0.5, pd.to_datetime(y_all["received_at"], utc=True).to_numpy()
-        )
-        in_sets = cal_sets[split.calibrate]
-        boosters, cal, info = {}, {}, {}
-        for head, names in classes.items():
-            y = class_index(y_all[head].to_numpy(), names)
-            ys = [y[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-            y_tr = dd.from_delayed(
-                [
-                    dask.delayed(_rows)(f, m, yy)
-                    for f, m, yy in ((feats[i], masks["train"][i], ys[i]) for i in used)
-                ],
-                meta=pd.Series(dtype=np.int32),
-            )
-            clf = DaskLGBMClassifier(client=client, n_estimators=rounds, **p)
-            clf.fit(X_tr, y_tr)
-            boosters[head] = b = clf.booster_
-            m = np.asarray(b.predict(local["calibrate"], raw_score=True))
-            cal[head] = fit_vector_scaling(m[~in_sets], y[cal_fit])
-            pt = cal[head](np.asarray(b.predict(local["test"], raw_score=True)))
-            met = head_metrics(y_all[head].to_numpy()[split.test], pt, names)
-            info[head] = {"test_log_loss": met["log_loss"], "train_rows": int(split.train.sum())}
-    Xc = local["calibrate"]
-    pu = cal["urgency"](np.asarray(boosters["urgency"].predict(Xc, raw_score=True)))
-    floor = safety.floor_rank(safety.fired(Xc))
-    received = y_all["received_at"].to_numpy()[split.calibrate]
-    policy = fit_tiers(calibration_scores(pu, floor, received), load_policy())
-    y_cal = y_all["urgency"].to_numpy()[split.calibrate]
-    sets = fit_sets(pu[in_sets], class_index(y_cal[in_sets], URGENCY_CLASSES))
-    manifest = Manifest(
-        created_at=pd.Timestamp.now(tz="UTC").isoformat(),
-        git_commit="dask",
-        training={"engine": "dask", "rounds": rounds, "heads": info, "split": split.describe()},
-    )
-    return TriageModel(boosters, cal, policy, manifest, sets=sets), info
+    parsed = _parse(part.sort_values("received_at", kind="stable"), key, False)
+    return _merge([score_part(model, _features(parsed, history, False), parsed)])

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -27,27 +26,37 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _partitions(src: Path, tmp: Path, rows: int) -> Path:
-    """A directory of our Parquet partitions as it is, or JSON Lines converted to them."""
+def _partitions(src: Path, tmp: Path, rows: int) -> tuple[Path, list[Any]]:
+    """A directory of our Parquet partitions as it is, or JSON Lines converted to them;
+    and the lines that are not JSON objects, rejected here (the workers list the rest)."""
     if src.is_dir():
-        return src
-    from features.ingest import iter_jsonl
+        return src, []
+    from features.ingest import Problem, Rejected, Unparseable, iter_jsonl
     from training.distributed import write_partitions
 
-    docs = [d for d in iter_jsonl(src) if isinstance(d, dict)]
-    write_partitions(docs, tmp / "parts", rows)
-    return tmp / "parts"
+    docs, positions, rejected = [], [], []
+    for i, d in enumerate(iter_jsonl(src)):
+        if isinstance(d, dict):
+            docs.append(d)
+            positions.append(i)
+        else:
+            why = str(d) if isinstance(d, Unparseable) else "not a JSON object"
+            rejected.append(Rejected(i, None, [Problem("(document)", why)]))
+    write_partitions(docs, tmp / "parts", rows, positions)
+    return tmp / "parts", rejected
 
 
-def score_command(args: argparse.Namespace, settings: Any, model: Any, history: Any) -> int:
-    """Score ``--input`` on the cluster; one flat JSON row per referral in ``--out``.
-    Documents that fail validation are skipped by the workers: run ``triage ingest``
-    first to list them (the local engine reports them itself)."""
+def score_command(
+    args: argparse.Namespace, settings: Any, model: Any, history: Any
+) -> tuple[Any, list[Any]]:
+    """Score ``--input`` on the cluster: the local engine's answers (contract §4 Scores, in
+    receipt order) with the same degraded policy (``model`` None: the rules), and every
+    rejected document (input position order); ``triage score`` writes and lists them."""
     from training.distributed import score_dask
 
     with tempfile.TemporaryDirectory() as tmp:
-        parts = _partitions(args.input, Path(tmp), args.partition_rows)
-        frame = score_dask(
+        parts, rejected = _partitions(args.input, Path(tmp), args.partition_rows)
+        result = score_dask(
             parts,
             model,
             settings.resolve_pseudonym_key(),
@@ -55,37 +64,35 @@ def score_command(args: argparse.Namespace, settings: Any, model: Any, history: 
             workers=args.workers,
             history=history.events() if history is not None and len(history) else None,
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8") as fh:
-        for row in frame.to_dict(orient="records"):
-            row["reasons"] = json.loads(row["reasons"])
-            row["safety_rules"] = json.loads(row["safety_rules"])
-            fh.write(json.dumps(row, separators=(",", ":")) + "\n")
-    print(f"scored {len(frame):,} referrals on Dask -> {args.out}", file=sys.stderr)
-    return 0
+    if result.degraded_reason == "model_error":
+        print("degraded: the model failed on a partition; rules scored it", file=sys.stderr)
+    return result, sorted([*rejected, *result.rejected], key=lambda r: r.index)
 
 
-def train_command(args: argparse.Namespace, settings: Any, rounds: int = 300) -> int:
-    """Train on the cluster and register the model (no alias: promote it as usual)."""
-    from models import registry
-    from training.distributed import train_dask
+def train_command(args: argparse.Namespace, settings: Any, cfg: Any, gate: Any) -> Any:
+    """``triage train --engine dask``: the features on the cluster, then the local engine's
+    pipeline on them (fit, evaluation, gate, card, registration: one assembly,
+    :mod:`training.distributed_train`). None (after saying why) without ``--data``."""
+    from training.data import file_digest
+    from training.distributed_train import ENGINE, dataset_dask
+    from training.pipeline import train
 
     if args.data is None:
-        print("error: --engine dask needs --data (JSON Lines or Parquet)", file=sys.stderr)
-        return 2
+        print("error: --data: --engine dask needs --data (JSON Lines or Parquet)", file=sys.stderr)
+        return None
     with tempfile.TemporaryDirectory() as tmp:
-        parts = _partitions(args.data, Path(tmp), args.partition_rows)
-        model, info = train_dask(
+        parts, rejected = _partitions(args.data, Path(tmp), args.partition_rows)
+        ds = dataset_dask(
             parts,
             settings.resolve_pseudonym_key(),
-            rounds=rounds,
             scheduler=args.scheduler,
             workers=args.workers,
+            digest=None if args.data.is_dir() else file_digest(args.data),
         )
-        path = model.save(Path(tmp) / "model")
-        with registry.run(settings, "train-dask") as mlflow:
-            version = registry.register(settings, mlflow, path)
-    for head, m in info.items():
-        print(f"{head}: test log loss {m['test_log_loss']:.4f}, {m['train_rows']:,} training rows")
-    print(f"registered version {version} (trained on Dask); promote it to use it")
-    return 0
+    ds.rejected = sorted([*rejected, *ds.rejected], key=lambda r: r.index)
+    print(
+        f"features of {len(ds):,} labelled referrals computed on Dask "
+        f"({len(ds.rejected)} rejected)",
+        file=sys.stderr,
+    )
+    return train(settings, args.data, cfg, gate, dataset=ds, engine=ENGINE)

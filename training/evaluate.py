@@ -31,11 +31,13 @@ import pandas as pd
 
 from features.contract import URGENCY_CLASSES, VIABILITY_CLASSES
 from features.pipeline import Features
+from features.tiers import IMMEDIATE as IMMEDIATE_RANK
+from features.tiers import RANK as TIER_RANK
 from models import safety
 from models.conformal import TARGET, coverage_summary
 from models.degraded import predict_rules
 from models.operating_policy import OperatingPolicy, load_policy
-from models.policy import TIER_BY_RANK, tier_orderings, tier_share_check
+from models.policy import tier_orderings, tier_share_check
 from models.triage_model import Predictions
 from training.audit import capacity_audit, queue_audit
 from training.baselines import baselines_block
@@ -57,10 +59,10 @@ from training.queue_sim import (
     source_priority,
 )
 from training.report_schema import evaluation_report, jsonable
+from training.report_types import AtK, EvaluationReport
 from training.workload import DEFAULT_BOOT, HEADLINE_SHARES, recall_at_share, workload_recall_curve
 
 GROUPINGS = ("source", "province")
-IMMEDIATE_RANK = next(k for k, v in TIER_BY_RANK.items() if v == "immediate")
 QUEUE_CLASSES = ("immediate", "high")
 
 
@@ -128,7 +130,7 @@ def evaluate(
     n_boot: int = 1000,
     policy: OperatingPolicy | None = None,
     label_weights: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """The evaluation report of ``model`` on the referrals of ``mask`` (all when None);
     ``policy`` staffs the queue simulation (default: the packaged operating policy).
     ``label_weights`` (per row of ``ds``, ``training.fit.label_weights``) weigh the
@@ -276,8 +278,8 @@ def operating_point(
     out["tier_shares"] = tier_share_check(policy, pred.p_urgency, floor, received_at)
     oracle_orders = None if oracle_u is None else tier_orderings(oracle_u, floor)
     for target, classes, rank in (
-        ("immediate", ("immediate",), 2),
-        ("immediate_or_high", ("immediate", "high"), 1),
+        ("immediate", ("immediate",), TIER_RANK["immediate"]),
+        ("immediate_or_high", ("immediate", "high"), TIER_RANK["high"]),
     ):
         pos = np.isin(y_u, classes)
         inside = pred.rank >= rank
@@ -326,14 +328,14 @@ def _fmt3(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def at_capacity(report: Mapping[str, Any], policy: str = "model") -> dict[str, Any]:
+def at_capacity(report: EvaluationReport, policy: str = "model") -> AtK:
     """The capacity record of ``policy`` at the at-capacity k."""
     k = report["capacity"]["assumption"]["at_capacity_k"]
     rows = report["capacity"]["policies"][policy]["at_k"]
     return next(r for r in rows if r["k"] == k)
 
 
-def worst_gap(report: Mapping[str, Any], grouping: str) -> float:
+def worst_gap(report: EvaluationReport, grouping: str) -> float:
     """The largest shortfall (overall minus group value, floored at 0) over the groups of
     ``grouping`` with enough urgent referrals to judge, across the audited metrics."""
     gaps = [
@@ -346,7 +348,7 @@ def worst_gap(report: Mapping[str, Any], grouping: str) -> float:
     return max([0.0, *gaps])
 
 
-def headline(report: Mapping[str, Any]) -> dict[str, float]:
+def headline(report: EvaluationReport) -> dict[str, float]:
     """Flat headline numbers (MLflow metrics, the printed summary); ``None``s left out."""
     u = report["heads"]["urgency"]
     out: dict[str, Any] = {
@@ -418,7 +420,7 @@ def headline(report: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in out.items() if v is not None}
 
 
-def benchmark_headline(report: Mapping[str, Any]) -> dict[str, Any]:
+def benchmark_headline(report: EvaluationReport) -> dict[str, Any]:
     """MLflow metrics of the ``baselines`` and ``disparities`` blocks (when present)."""
     out: dict[str, Any] = {}
     b = report.get("baselines")
@@ -445,13 +447,13 @@ def benchmark_headline(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def baseline_table(report: Mapping[str, Any]) -> pd.DataFrame:
+def baseline_table(report: EvaluationReport) -> pd.DataFrame:
     """Model, logistic regression, rules, source priority and oracle side by side."""
     b = report.get("baselines") or {"orderings": {}}
     return pd.DataFrame.from_dict(b["orderings"], orient="index")
 
 
-def queue_table(report: Mapping[str, Any]) -> pd.DataFrame:
+def queue_table(report: EvaluationReport) -> pd.DataFrame:
     """Hours to first review (p50/p95) for immediate and high, one row per ordering."""
     rows = {
         p: {f"{c} {s[:3]}": r.get(f"{c}_{s}") for c in QUEUE_CLASSES for s in ("p50_h", "p95_h")}
@@ -460,7 +462,7 @@ def queue_table(report: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def beats_baselines(report: Mapping[str, Any]) -> dict[str, bool]:
+def beats_baselines(report: EvaluationReport) -> dict[str, bool]:
     """Per baseline: does the model wait less for immediate referrals at p50 and at p95?"""
     q = report["queue"]["policies"]
     me = q["model"]

@@ -19,7 +19,8 @@ positive, which :func:`fit` checks.
 Threads: LightGBM's OpenMP threads spin while they wait for each other; on a busy
 machine (a shared 2-core host) a descheduled thread makes the others burn their time
 slices, and a fit with two threads took 5-9x longer than with one. The commands set
-``OMP_WAIT_POLICY=PASSIVE`` before LightGBM loads, which removes that penalty.
+``OMP_WAIT_POLICY=PASSIVE`` before LightGBM loads (``features/process_env.py``, called by
+the command line's entry point), which removes that penalty.
 """
 
 from __future__ import annotations
@@ -338,8 +339,14 @@ def _train_for_top(
 
 
 def fit(
-    ds: Dataset, split: Split, cfg: TrainConfig, progress: Callable[[str], None] = say
+    ds: Dataset,
+    split: Split,
+    cfg: TrainConfig,
+    progress: Callable[[str], None] = say,
+    engine: str = "local",
 ) -> tuple[TriageModel, dict[str, Any]]:
+    """The one training assembly (local and Dask engines alike; ``engine`` says which one
+    computed ``ds``'s features, and is the only thing their manifests differ in)."""
     X = ds.feats.X
     tr = np.flatnonzero(split.train)
     n_es = max(1, int(len(tr) * cfg.early_stopping_share))
@@ -418,6 +425,7 @@ def fit(
         created_at=datetime.now(UTC).isoformat(),
         git_commit=git_commit(),
         training={
+            "engine": engine,
             "data_digest": ds.digest,
             "split": split.describe(),
             "rows": len(ds),

@@ -45,6 +45,8 @@ from features.blind_draw import drawn_for_blind_review
 from features.contract import URGENCY_CLASSES, Outcome
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
+from features.tiers import IMMEDIATE as IMMEDIATE_RANK
+from features.tiers import class_of_rank
 from models import safety
 from models.triage_model import TriageModel
 from training.data import Dataset
@@ -197,7 +199,7 @@ def _measure(
         expected_auc(pred.p_urgency[:, IMMEDIATE], p_true),
         expected_auc(p_true, p_true),
     )
-    tier_immediate = pred.rank == 2
+    tier_immediate = pred.rank == IMMEDIATE_RANK
     known = (s.truth_decided < now).to_numpy()
     true_feats = _features(s, np.where(known, s.truth, -1), s.truth_decided)
     label_prev = float((cls[used] == IMMEDIATE).mean())
@@ -240,7 +242,9 @@ def _review(
         True
     )
     shown = np.where(
-        rng.random(len(rows)) < cfg.anchoring, 2 - pred.rank, _judge(truth, cfg.noise, rng)
+        rng.random(len(rows)) < cfg.anchoring,
+        class_of_rank(pred.rank),
+        _judge(truth, cfg.noise, rng),
     )
     lag = pd.to_timedelta(np.vectorize(REVIEW_LAG_H.__getitem__)(pred.rank), unit="h")
     labels.add("shown_review", rows[reached], shown[reached], (received + lag)[reached])

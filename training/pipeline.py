@@ -35,6 +35,7 @@ from training.embedded import embedded_data
 from training.evaluate import evaluate, headline, window
 from training.fit import TrainConfig, fit, label_weights, say
 from training.promote import Decision, GateConfig, assess, load_champion, record
+from training.report_types import EvaluationReport
 from training.splits import Maturity, Split, maturity, time_split
 
 Progress = Callable[[str], None]
@@ -46,7 +47,7 @@ class TrainResult:
     version: str
     run_id: str
     decision: Decision
-    report: dict[str, Any]
+    report: EvaluationReport
     backtests: list[dict[str, Any]]
     data_path: Path
     merged_labels: int
@@ -127,8 +128,12 @@ def train(
     gate: GateConfig | None = None,
     extra_labels: Sequence[Labelled] = (),
     progress: Progress = say,
+    dataset: Dataset | None = None,
+    engine: str = "local",
 ) -> TrainResult:
-    """Train, evaluate, register (alias ``challenger``) and run the gate; see the module doc."""
+    """Train, evaluate, register (alias ``challenger``) and run the gate; see the module doc.
+    ``dataset``: ``data``'s dataset already built (``engine`` says how: ``dask``,
+    :mod:`training.distributed_train`); everything after it is the same code."""
     cfg, gate = cfg or TrainConfig(), gate or GateConfig()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -141,7 +146,7 @@ def train(
 
     path = data if data is not None else embedded_data(settings, progress=progress)
     ps = Pseudonymiser(settings.resolve_pseudonym_key())
-    ds = load_cached(path, ps, settings.data_dir / "cache", extra_labels, progress)
+    ds = dataset or load_cached(path, ps, settings.data_dir / "cache", extra_labels, progress)
     ds.referrals = []  # the documents are no longer needed; free the memory for training
     lap("data")
     split = split_of(ds, cfg.fractions)
@@ -151,7 +156,7 @@ def train(
     bt_block = backtest(ds, cfg, progress) if cfg.backtests else None
     backtests = legacy_rows(bt_block) if bt_block else []
     lap("backtests")
-    model, _ = fit(ds, split, cfg, progress)
+    model, _ = fit(ds, split, cfg, progress, engine=engine)
     model.version = "candidate"  # until registered
     lap("fit")
     progress("evaluating on the test window (metrics, queue simulation, group audit)")
@@ -180,7 +185,7 @@ def train(
         sample = test.X.sample(min(SHAP_SAMPLE, len(test)), random_state=0)
         data_info = {"name": path.name, "digest": ds.digest, "rows": len(ds)}
         with registry.run(settings, "train", tags=_tags(ds, split, path, model)) as mlflow:
-            run_id = mlflow.active_run().info.run_id
+            run_id = mlflow.run_id
             report["meta"]["training_run"] = run_id
             (model_dir / "evaluation.json").write_text(json.dumps(report, indent=1))
             write_card(model_dir, model, report, sample, data_info, decision, backtests, run_id)

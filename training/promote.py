@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from features.config import Settings
 from models import registry
 from training.evaluate import GROUPINGS, at_capacity, worst_gap
+from training.report_types import EvaluationReport
 
 EXIT_PROMOTED, EXIT_REJECTED = 0, 3
 
@@ -140,7 +141,7 @@ class Decision(BaseModel):
         return "\n".join(lines)
 
 
-def figures(report: Mapping[str, Any]) -> dict[str, float]:
+def figures(report: EvaluationReport) -> dict[str, float]:
     """The numbers the gate compares, read from an evaluation report."""
     rec = at_capacity(report)["immediate_recall"]
     out = {
@@ -157,7 +158,7 @@ ABSOLUTE = ("immediate_days_over_cap", "conformal_immediate_coverage")
 OPERATING_RECALL = "immediate_recall_at_operating_point"
 
 
-def limits(report: Mapping[str, Any]) -> dict[str, float]:
+def limits(report: EvaluationReport) -> dict[str, float]:
     """The challenger's own figures held to fixed limits (absent when the report lacks them)."""
     out: dict[str, float] = {}
     op = report.get("operating_point")
@@ -170,7 +171,7 @@ def limits(report: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def _absolute_checks(report: Mapping[str, Any], cfg: GateConfig) -> list[Check]:
+def _absolute_checks(report: EvaluationReport, cfg: GateConfig) -> list[Check]:
     checks = []
     for name, v in limits(report).items():
         higher = name == "conformal_immediate_coverage"
@@ -211,15 +212,15 @@ def paired_check(
     )
 
 
-def _operating_recall(report: Mapping[str, Any]) -> float | None:
+def _operating_recall(report: EvaluationReport) -> float | None:
     op = report.get("operating_point")
     rec = None if op is None else op["immediate"]["recall"]
     return None if rec is None else float(rec)
 
 
 def decide(
-    challenger: Mapping[str, Any],
-    champion: Mapping[str, Any] | None,
+    challenger: EvaluationReport,
+    champion: EvaluationReport | None,
     cfg: GateConfig | None = None,
     *,
     force: bool = False,
@@ -317,7 +318,7 @@ def decide(
     )
 
 
-def overlap_note(champion_report: Mapping[str, Any], window: list[str]) -> str | None:
+def overlap_note(champion_report: EvaluationReport, window: list[str]) -> str | None:
     """A warning when the champion was trained on part of the window it is judged on."""
     split = (champion_report["meta"].get("model_training") or {}).get("split") or {}
     train = split.get("train")
@@ -363,7 +364,7 @@ def load_champion(settings: Settings, num_threads: int = 2) -> tuple[Any | None,
 
 def assess(
     challenger: Any,
-    challenger_report: Mapping[str, Any],
+    challenger_report: EvaluationReport,
     champion: Any | None,
     ds: Any,
     mask: Any,
@@ -400,7 +401,9 @@ def assess(
     if champion_report is not None:
         note = overlap_note(champion_report, decision.window)
         decision.notes += [note] if note else []
-    return decision
+    from training.assembly import refuse_other_assemblies
+
+    return refuse_other_assemblies(decision, challenger, force)  # one training assembly
 
 
 def operating_recall_difference(
@@ -415,8 +418,10 @@ def operating_recall_difference(
 
     feats = window(ds, mask)
     y = np.asarray(ds.y_urgency if mask is None else ds.y_urgency[np.asarray(mask, bool)])
-    a = challenger.predict(feats).rank == 2
-    b = champion.predict(feats).rank == 2
+    from features.tiers import IMMEDIATE
+
+    a = challenger.predict(feats).rank == IMMEDIATE
+    b = champion.predict(feats).rank == IMMEDIATE
     return paired_difference(a, b, y == "immediate", n_boot=cfg.paired_boot)
 
 

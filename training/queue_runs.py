@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.tiers import HIGH, IMMEDIATE
 from models.operating_policy import OperatingPolicy
 from models.priority import BAND
 from training.metrics import HOUR_NS, arrival_key
@@ -102,7 +103,7 @@ def sim_orderings(
     }
     if oracle_urgency is not None:
         o_rank = tiers_like(
-            oracle_urgency, floor, int((m_rank == 2).sum()), int((m_rank == 1).sum())
+            oracle_urgency, floor, int((m_rank == IMMEDIATE).sum()), int((m_rank == HIGH).sum())
         )
         o_within = oracle_urgency[:, 0] + 0.5 * oracle_urgency[:, 1]
         out["oracle"] = Ordering(_priority(o_rank, o_within), o_rank)

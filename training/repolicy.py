@@ -26,6 +26,7 @@ from training.card import write_card
 from training.evaluate import evaluate, headline
 from training.fit import fit_tiers
 from training.promote import Decision, GateConfig, assess, load_champion, record
+from training.report_types import EvaluationReport
 
 
 class NoCalibrationScores(RuntimeError):
@@ -76,7 +77,7 @@ def set_policy(
     gate_cfg: GateConfig | None = None,
     progress: Callable[[str], None] = lambda _m: None,
     within_days: float | None = None,
-) -> tuple[str, Decision, dict[str, Any]]:
+) -> tuple[str, Decision, EvaluationReport]:
     """Refit, evaluate, register (``challenger``) and gate; returns the new version, the
     decision and the evaluation report."""
     model = with_policy(base, operating, within_days)
@@ -94,7 +95,7 @@ def set_policy(
     with tempfile.TemporaryDirectory(prefix="triage-policy-") as tmp:
         model_dir = model.save(Path(tmp) / "model")
         with registry.run(settings, "policy", tags=tags) as mlflow:
-            run_id = mlflow.active_run().info.run_id
+            run_id = mlflow.run_id
             report["meta"]["training_run"] = run_id
             (model_dir / "evaluation.json").write_text(json.dumps(report, indent=1))
             write_card(

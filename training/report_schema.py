@@ -16,6 +16,7 @@ import pandas as pd
 
 from training.audit import AuditResult
 from training.metrics import DEFAULT_BACKLOG_DAYS, TIE_BREAK, k_for_staffing, oracle_ratio
+from training.report_types import EvaluationReport, as_report
 
 REPORT_SCHEMA_VERSION = 1
 ORACLE_RATIO_CONVENTION = (
@@ -57,7 +58,7 @@ def evaluation_report(
     operating_point: Mapping[str, Any] | None = None,
     workload_recall: Mapping[str, Any] | None = None,
     conformal: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """Nest the evaluation pieces into the report.
 
     ``heads``: head name → :func:`training.metrics.head_metrics`; ``oracle``: the same for
@@ -113,4 +114,4 @@ def evaluation_report(
         report["workload_recall"] = dict(workload_recall)
     if conformal is not None:
         report["conformal"] = dict(conformal)
-    return jsonable(report)
+    return as_report(jsonable(report))

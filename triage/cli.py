@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import os
 import sys
 
 COMMANDS: dict[str, str] = {
@@ -37,8 +36,9 @@ COMMANDS: dict[str, str] = {
 
 
 def _quiet_third_parties() -> None:
-    for var in ("DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "BENTOML_DO_NOT_TRACK"):
-        os.environ.setdefault(var, "true")
+    from features.process_env import set_process_env
+
+    set_process_env()  # OMP_WAIT_POLICY and no telemetry, before any library loads
 
 
 def _module(name: str):  # type: ignore[no-untyped-def]

@@ -29,7 +29,6 @@ def env(policy_home, monkeypatch):
     s, _ = policy_home
     monkeypatch.setenv("TRIAGE_HOME", str(s.home))
     monkeypatch.setenv("TRIAGE_PSEUDONYM_KEY", KEY)
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     return policy_home
 
 

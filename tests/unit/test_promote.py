@@ -148,6 +148,37 @@ def test_first_model_failing_a_limit_is_promoted_with_a_note():
     assert not next(c for c in d.checks if c.name == "immediate_days_over_cap").passed
 
 
+class _Built:
+    """A challenger as the gate sees it: a version and a manifest."""
+
+    def __init__(self, git_commit: str, training: dict) -> None:
+        from models.manifest import Manifest
+
+        self.version = "9"
+        self.manifest = Manifest(created_at="2026-01-01", git_commit=git_commit, training=training)
+
+
+FIT_TRAINING = {"config": {}, "heads": {}, "classes": {}, "monotone_urgency": {}}
+
+
+def test_the_gate_refuses_a_model_not_built_by_training_fit():
+    """What the Dask engine used to register: its own assembly, ``git_commit="dask"``."""
+    from training.assembly import CHECK, refuse_other_assemblies
+
+    old = _Built("dask", {"engine": "dask", "rounds": 30, "heads": {}})
+    refused = refuse_other_assemblies(decide(report(), None), old, force=False)
+    assert not refused.promoted and refused.exit_code == EXIT_REJECTED
+    assert refused.checks[-1].name == CHECK and not refused.checks[-1].passed
+    assert "config" in refused.reason and "monotone_urgency" in refused.reason
+    no_commit = _Built("dask", {**FIT_TRAINING, "engine": "dask"})
+    assert not refuse_other_assemblies(decide(report(), None), no_commit, False).promoted
+    forced = refuse_other_assemblies(decide(report(), None), old, force=True)
+    assert forced.promoted and "forced" in forced.reason
+    made = _Built("0123abc", {**FIT_TRAINING, "engine": "dask"})
+    kept = refuse_other_assemblies(decide(report(), None), made, force=False)
+    assert kept.promoted and CHECK not in [c.name for c in kept.checks]
+
+
 def test_force_promotes_and_says_so():
     d = decide(report(recall=0.1), report(), force=True)
     assert d.promoted and d.forced and "forced" in d.reason
@@ -167,14 +198,8 @@ def _worse(model: TriageModel) -> TriageModel:
     return TriageModel(boosters, model.calibrators, model.policy, model.manifest)
 
 
-def _promotion_runs(s: Settings) -> list:
-    from mlflow import MlflowClient
-
-    exp = registry.experiment_id(s)  # also points MLflow at this home's store
-    runs = MlflowClient(tracking_uri=s.tracking_uri()).search_runs(
-        [exp], filter_string="attributes.run_name = 'promotion'", order_by=["start_time ASC"]
-    )
-    return list(runs)
+def _promotion_runs(s: Settings) -> list[registry.LoggedRun]:
+    return registry.runs_named(s, "promotion")
 
 
 @pytest.fixture(scope="module")
@@ -206,16 +231,12 @@ def test_gate_end_to_end_first_better_worse_and_logged(gate_home, trained):
     assert registry.resolve(s, "champion").version == good
     # every decision is in MLflow with its figures
     runs = _promotion_runs(s)
-    assert [r.data.tags["decision"] for r in runs] == ["promoted", "promoted", "rejected"]
+    assert [r.tags["decision"] for r in runs] == ["promoted", "promoted", "rejected"]
     last = runs[-1]
-    assert last.data.tags["challenger_version"] == bad
-    assert last.data.tags["champion_version"] == good
-    assert last.data.metrics["promoted"] == 0.0
-    assert last.data.metrics["passed_immediate_recall_at_capacity"] == 0.0
-    from mlflow.artifacts import download_artifacts
-
-    path = download_artifacts(
-        run_id=last.info.run_id, artifact_path="decision.json", tracking_uri=s.tracking_uri()
-    )
+    assert last.tags["challenger_version"] == bad
+    assert last.tags["champion_version"] == good
+    assert last.metrics["promoted"] == 0.0
+    assert last.metrics["passed_immediate_recall_at_capacity"] == 0.0
+    path = registry.run_artifact(s, last.run_id, "decision.json")
     logged = json.loads(Path(path).read_text())
     assert logged["promoted"] is False and logged["checks"]

@@ -2,7 +2,9 @@
 
 ``--referral ID`` replays a stored score from the inference log (what the reviewer saw,
 with the model version of that time); ``--input FILE`` validates, pseudonymises and scores
-a referral file now. Pages hold metadata only and escape every referral string.
+a referral file now, through the one score-or-rules path of the service and ``triage
+score`` (:func:`models.scoring_path.score_or_rules`: no model or a failing one means the
+safety rules, ``degraded``). Pages hold metadata only and escape every referral string.
 """
 
 from __future__ import annotations
@@ -69,12 +71,12 @@ def _from_store(args: argparse.Namespace, settings) -> list:  # type: ignore[no-
 def _from_file(args: argparse.Namespace, settings) -> list:  # type: ignore[no-untyped-def]
     from features.ingest import read_jsonl
     from features.pipeline import build_features
-    from models import registry
-    from models.degraded import score_rules
+    from models.scoring_path import score_or_rules
     from reports.explain import records_from_scores
     from reports.monitor import training_history
     from serving.runtime import HISTORY_FILE
     from serving.scoring import load_history
+    from triage.commands.score import load_model
     from triage.common import pseudonymiser, report_rejected
 
     if not args.input.exists():
@@ -96,13 +98,16 @@ def _from_file(args: argparse.Namespace, settings) -> list:  # type: ignore[no-u
     else:
         hist = training_history(settings)
     feats = build_features(refs, None, hist)
-    try:
-        model = registry.load(settings, args.model)
-        scores = model.score(feats, top_k=args.top)
-    except registry.ModelNotFound as e:
-        print(f"warning: {e}; scoring with the safety rules alone", file=sys.stderr)
-        scores = score_rules(feats)
-    return records_from_scores(refs, scores, feats.X, history)
+    model, why = load_model(settings, args.model)
+    if model is None:
+        print(f"warning: {why}; scoring with the safety rules alone", file=sys.stderr)
+    out = score_or_rules(model, feats, referrals=refs, top_k=args.top)
+    if out.degraded_reason == "model_error":
+        print(
+            f"warning: the model failed ({out.error_type}); the safety rules scored",
+            file=sys.stderr,
+        )
+    return records_from_scores(refs, out.scores, feats.X, history)
 
 
 def run(args: argparse.Namespace) -> int:

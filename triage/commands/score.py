@@ -5,14 +5,14 @@ the linking history ``triage train`` wrote (``<home>/history/events.parquet``) a
 with the champion (or ``--model``), one contract §4 answer per line of ``--out`` in input
 order. Rejected lines are listed on stderr and in ``--errors``, never dropped silently;
 the exit code is 1 if any were rejected. If no model can be loaded the safety rules
-score the file instead, and every answer says ``degraded: true``.
+score the file instead, and every answer says ``degraded: true``. Both engines answer
+through :func:`models.scoring_path.score_or_rules` (the service's path too);
+``--engine dask`` writes the same lines in receipt order.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,16 +63,39 @@ def _chunk(feats: Any, lo: int) -> Any:
     )
 
 
+def write_scores(fh: Any, scores: Any) -> None:
+    """One contract §4 answer per line (both engines write exactly this)."""
+    from models.scoring_path import score_line
+
+    fh.writelines(score_line(sc) + "\n" for sc in scores)
+
+
+def finish(
+    args: argparse.Namespace, rejected: list[Any], n: int, version: str, degraded: bool
+) -> int:
+    """List the rejected documents (stderr, ``--errors``), summarise; exit 1 if any."""
+    from triage.common import report_rejected
+
+    if args.errors is not None:
+        args.errors.parent.mkdir(parents=True, exist_ok=True)
+        args.errors.write_text("")
+    report_rejected(rejected, args.errors)
+    print(
+        f"scored {n:,} referrals with model {version} -> {args.out}; "
+        f"{len(rejected)} rejected" + ("; DEGRADED: the safety rules scored" if degraded else ""),
+        file=sys.stderr,
+    )
+    return 1 if rejected else 0
+
+
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before LightGBM loads: fit.py
     from tqdm import tqdm
 
     from features.ingest import parse_documents
     from features.pipeline import build_features
-    from features.routes import route_referral
-    from models.degraded import score_rules
+    from models.scoring_path import score_or_rules
     from training.data import lines_with_progress
-    from triage.common import pseudonymiser, report_rejected, settings
+    from triage.common import pseudonymiser, settings
 
     if not args.input.exists():
         print(f"error: --input: {args.input} does not exist", file=sys.stderr)
@@ -83,10 +106,17 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"degraded: no model could be loaded ({why}); the safety rules score", file=sys.stderr
         )
-    if args.engine == "dask" and model is not None:
+    if args.engine == "dask":  # the same answers, computed on a cluster
         from training.distributed_cli import score_command
 
-        return score_command(args, s, model, history(s))
+        result, rejected = score_command(args, s, model, history(s))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("w", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in result.lines)  # score_line's, as below
+        version = model.version if model is not None else "none"
+        return finish(
+            args, rejected, len(result.lines), version, result.degraded_reason is not None
+        )
     big = args.input.stat().st_size > PROGRESS_FROM * 1000
     batch = parse_documents(lines_with_progress(args.input, big), pseudonymiser(s))
     refs = batch.referrals
@@ -103,30 +133,16 @@ def run(args: argparse.Namespace) -> int:
         feats = build_features(refs, None, history(s)) if refs else None
         for lo in range(0, len(refs), CHUNK):
             part = _chunk(feats, lo)
-            try:
-                scores = model.score(part) if model is not None else score_rules(part)
-            except Exception as e:  # the model failed on this chunk: the rules answer it
+            out = score_or_rules(model, part, referrals=refs[lo : lo + CHUNK])
+            if out.degraded_reason == "model_error":  # the rules answered this chunk
                 print(
-                    f"degraded: the model failed ({type(e).__name__}); rules scored "
+                    f"degraded: the model failed ({out.error_type}); rules scored "
                     f"{len(part):,} referrals",
                     file=sys.stderr,
                 )
-                version = model.policy.policy_version if model is not None else None
-                scores, degraded = score_rules(part, policy_version=version), True
-            for k, sc in enumerate(scores):
-                sc.route = route_referral(refs[lo + k])  # the proposed police of jurisdiction
-                fh.write(json.dumps(sc.model_dump(mode="json"), separators=(",", ":")) + "\n")
-            n += len(scores)
-            bar.update(len(scores))
-    if args.errors is not None:
-        args.errors.parent.mkdir(parents=True, exist_ok=True)
-        args.errors.write_text("")
-    report_rejected(batch.rejected, args.errors)
+            degraded = degraded or out.degraded
+            write_scores(fh, out.scores)
+            n += len(out.scores)
+            bar.update(len(out.scores))
     version = model.version if model is not None else "none"
-    print(
-        f"scored {n:,} referrals with model {version} -> {args.out}; "
-        f"{len(batch.rejected)} rejected"
-        + ("; DEGRADED: the safety rules scored" if degraded else ""),
-        file=sys.stderr,
-    )
-    return 1 if batch.rejected else 0
+    return finish(args, batch.rejected, n, version, degraded)

@@ -8,7 +8,6 @@ Prints the headline figures at the end; exits 0 whether or not the gate promoted
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,7 +94,6 @@ def print_headline(result: Any, out: Any = sys.stdout) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before LightGBM loads: fit.py
     from training.pipeline import load_config, train
     from triage.common import settings
 
@@ -111,8 +109,10 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "dask":
         from training.distributed_cli import train_command
 
-        return train_command(args, s)
-    extra = confirmed_labels(s)
-    result = train(s, args.data, cfg, gate, extra)
+        result = train_command(args, s, cfg, gate)  # labels of --data only, not the store's
+        if result is None:
+            return 2
+    else:
+        result = train(s, args.data, cfg, gate, confirmed_labels(s))
     print_headline(result)
     return 0
