@@ -27,9 +27,9 @@ from bench import cases, latency, linking, scoring, training
 from bench import features as features_bench
 from bench.common import KEY, Row, corpus, fixed_model, labels, print_table, say
 from features.config import Settings
+from features.history import history_file
 from features.pipeline import Features
 from models.triage_model import TriageModel
-from serving.runtime import HISTORY_FILE
 
 
 def _ints(text: str) -> list[int]:
@@ -50,7 +50,7 @@ def _bench_home(model: TriageModel, events: pd.DataFrame, root: Path) -> Path:
         with registry.run(settings, "bench") as mlflow:
             version = registry.register(settings, mlflow, model_dir)
     registry.set_alias(settings, "champion", version)
-    write_events(home / HISTORY_FILE, events)
+    write_events(history_file(home), events)
     return home
 
 

@@ -37,8 +37,9 @@ import httpx
 import numpy as np
 
 from features.config import Settings
+from features.history import history_file
 from features.pseudonyms import Pseudonymiser
-from serving.runtime import HISTORY_FILE, load_model
+from serving.runtime import load_model
 from serving.scoring import Scorer, load_history
 from serving.store import Store
 from training.synthetic import generate
@@ -93,10 +94,9 @@ def in_process(settings: Settings, singles: list[Any], batches: list[list[Any]])
         raise SystemExit(f"no model in-process ({why}): set TRIAGE_HOME to the server's home")
     with tempfile.TemporaryDirectory() as tmp, Store(f"sqlite:///{tmp}/bench.db") as scratch:
         scratch.migrate()
-        with Store(settings.store_url()) as served:
-            history, seen = load_history(settings.home / HISTORY_FILE, served)
+        history, seen, seq = load_history(history_file(settings.home), scratch)
         key = Pseudonymiser(settings.resolve_pseudonym_key())
-        scorer = Scorer(scratch, key, model, history, seen)
+        scorer = Scorer(scratch, key, model, history, seen, seq=seq)
         scorer.score(singles[:5], "warm-up")
         lat = np.array([timed(lambda d=d: scorer.score([d], "s")) for d in singles[5:]])
         wall = sum(timed(lambda b=b: scorer.score(b, "b")) for b in batches)

@@ -288,16 +288,14 @@ def _after_outcome(rt: Runtime, record: Any) -> None:
 
 
 def _after_decision(rt: Runtime, record: Any) -> None:
-    """Metrics by the tier the model had given, and the decision into the history."""
+    """Metrics by the tier the model had given."""
     stored = rt.store.referral(record.referral_id)
     if stored is None:
         return
     score = next((s.score for s in stored.scores if s.id == record.score_id), None)
     if score is not None:
         rt.metrics.decided(record.decision, score.tier)
-    label = record.outcome()
-    if label is not None:  # no urgency label, nothing for the history features
-        rt.scorer.add_decision(stored.referral, label)
+    # the label's history events were committed with the decision (serving.sightings)
 
 
 @app.get("/queue", response_model=QueuePage, responses=_ERRORS)

@@ -1,15 +1,19 @@
 """The in-process scoring path: validate → features with history → model or rules → store.
 
-One :class:`Scorer` per worker holds the model (or none: degraded), the linking
-:class:`~features.history.History` and the store. A request's referrals are validated and
-pseudonymised by the contract (:func:`features.ingest.parse_documents`), turned into
-features by the *training* feature function against the history, scored as one
-vectorised batch, recorded in the inference log, and only then added to the history, so
-the history holds exactly what the store holds (plus the training history).
+One :class:`Scorer` per worker holds the model (or none: degraded), a cache of the linking
+history (:class:`~features.history.History`) and the store. The history's truth is the
+store's ``sightings`` table (:mod:`serving.sightings`): each batch opens one write
+transaction holding the history's order lock, catches the cache up from the store (rows
+after the last one it read), computes features with the *training* feature function,
+scores, and writes the scores and the batch's sightings in that same transaction; the
+cache takes the new sightings only once it committed. So every worker of every replica
+computes a referral's features from the same history, ordered by commit, and the cache
+can never hold what the store does not. A referral already in the history (re-scored)
+adds no sightings again.
 
-Requests are scored in arrival order, never interleaved: the history is a point-in-time
-record, and two requests interleaving their reads and writes of it would each miss the
-other. Concurrent requests are **committed together** (group commit): validation runs in
+Requests are scored in arrival order, never interleaved (in a process by ``_lock``, across
+processes by the store's order lock): the history is a point-in-time record, and two
+requests interleaving their reads and writes of it would each miss the other. Concurrent requests are **committed together** (group commit): validation runs in
 each request's own thread, then whichever request finds the scorer idle takes every
 request waiting (first come, first served, up to :data:`GROUP_LIMIT` referrals, never the
 same referral twice) and scores them as one vectorised batch with one store transaction.
@@ -32,7 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,15 +48,14 @@ from features.case_index import CaseIndex
 from features.contract import Outcome, Referral, Score
 from features.history import History
 from features.ingest import Rejected, parse_documents
-from features.linking import EVENT_COLUMNS, events_for
+from features.linking import events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 from features.routes import route_referral
 from models.degraded import RULES_VERSION, score_rules
-from serving import logs
+from serving import logs, sightings
 from serving.store import Store
 
-_HISTORY_CHUNK = 5000
 #: Most referrals scored as one group (concurrent requests committed together).
 GROUP_LIMIT = 2000
 
@@ -94,13 +97,19 @@ class Scorer:
         seen: set[str] | None = None,
         cases: CaseIndex | None = None,
         blind_share: float = DEFAULT_SHARE,
+        *,
+        events_file: Path | None = None,
+        seq: int = 0,
     ) -> None:
         self.store = store
         self.pseudonymiser = pseudonymiser
         self.blind_share = blind_share
         self.model = model
+        #: the cache: the store's history up to ``seq`` (``load_history``), no more
         self.history = history or History()
         self._seen: set[str] = seen if seen is not None else set()
+        self.seq = seq
+        self.events_file = events_file  # seeds the store's history if nobody has yet
         self.cases = cases if cases is not None else CaseIndex()  # under ``_lock``, like history
         self._lock = threading.Lock()  # the history and the store's order of scores
         self._turn = threading.Condition()  # guards the waiting queue and ``_busy``
@@ -184,20 +193,26 @@ class Scorer:
         refs = [r for j in jobs for r in j.referrals]
         ids = [j.answer.request_id for j in jobs for _ in j.referrals]
         with self._lock:
-            feats = build_features(refs, None, self.history)
-            scores, degraded_reason = self._predict(feats, jobs)
-            scores = [self._blind_draw(s) for s in scores]
-            for sc, ref in zip(scores, refs, strict=True):
-                sc.route = route_referral(ref)  # the proposed police of jurisdiction
-                sc.case_id = self.cases.add(ref)  # the case as known when scored
-            rows = feature_rows(feats.X)
-            self.store.record_scores(list(zip(refs, scores, rows, strict=True)), ids)
+            with self.store.ordered() as s:  # one transaction, in the history's order
+                self._catch_up(s)
+                feats = build_features(refs, None, self.history)
+                scores, degraded_reason = self._predict(feats, jobs)
+                scores = [self._blind_draw(sc) for sc in scores]
+                for sc, ref in zip(scores, refs, strict=True):
+                    sc.route = route_referral(ref)  # the proposed police of jurisdiction
+                    sc.case_id = self.cases.add(ref)  # the case as known when scored
+                rows = feature_rows(feats.X)
+                items = list(zip(refs, scores, rows, strict=True))
+                self.store.record_scores(items, ids, session=s)
+                new, seq = self._remember(s, refs, feats)
+            self.history.add_events(new)  # committed: the cache follows the store
+            self._seen.update(str(x) for x in new["referral_id"].dropna())
+            self.seq = seq
             start = 0
             for j in jobs:  # committed: these are the answers
                 j.answer.scores = scores[start : start + len(j.referrals)]
                 j.answer.degraded_reason = degraded_reason
                 start += len(j.referrals)
-            self._remember(refs, feats)
 
     def _blind_draw(self, score: Score) -> Score:
         """Mark the referrals drawn for the blind second review (contract §5): the keyed
@@ -225,22 +240,33 @@ class Scorer:
             version = getattr(getattr(self.model, "policy", None), "policy_version", None)
             return score_rules(feats, policy_version=version), "model_error"
 
-    def _remember(self, refs: Sequence[Referral], feats: Features) -> None:
-        """Add the request's sightings to the history; a re-scored referral is not re-added
-        (it would count as its own earlier sighting for later referrals)."""
+    def _catch_up(self, s: Any) -> None:
+        """Apply the store's history rows committed since the cache last read (``s`` holds
+        the order lock, so none can be missing); seed the store first if nobody has."""
+        if self.seq == 0:
+            sightings.seed(s, self.events_file)
+        events, ids, self.seq = sightings.since(s, self.seq)
+        self.history.add_events(events)
+        self._seen.update(ids)
+
+    def _remember(self, s: Any, refs: Sequence[Referral], feats: Features) -> tuple[Any, int]:
+        """Write the batch's sightings in ``s``; a re-scored referral adds none (it would
+        count as its own earlier sighting for later referrals). Returns them (for the cache
+        once committed) and the last row number written."""
         new = [r for r in refs if r.referral_id not in self._seen]
         if len(new) == len(refs):
-            self.history.add_events(feats.events)
-        elif new:
-            self.history.extend(new)
-        self._seen.update(r.referral_id for r in new)
+            events = sightings.marked(feats.events, [r.referral_id for r in refs])
+        else:
+            events = sightings.marked(events_for(new, None), [r.referral_id for r in new])
+        sightings.append(s, events)
+        return events, sightings.last_seq(s) if len(events) else self.seq
 
     def add_decision(self, referral: Referral, outcome: Outcome) -> None:
-        """A reviewer's decision becomes known from its ``decided_at`` on (later referrals
-        with the same keys see it); the referral's own sighting is already in the history."""
-        ev = events_for([referral], [outcome])
-        with self._lock:
-            self.history.add_events(ev[ev["decided"] == 1].reset_index(drop=True))
+        """A label known from ``outcome.decided_at`` on (later referrals with the same keys
+        see it) into the store's history; the cache reads it at its next catch-up. The
+        decisions' own labels are written by the store with the decision."""
+        with self.store.ordered() as s:
+            sightings.append(s, sightings.decision_events(referral, outcome))
 
 
 def feature_rows(X: pd.DataFrame) -> list[dict[str, Any]]:
@@ -250,25 +276,17 @@ def feature_rows(X: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in X.to_numpy(dtype=object).tolist()]
 
 
-def load_history(events_file: Path, store: Store) -> tuple[History, set[str]]:
-    """The training history (if ``triage train`` wrote one) plus every stored referral with
-    its latest decision. An unreadable events file is logged and skipped, not fatal."""
+def load_history(events_file: Path, store: Store) -> tuple[History, set[str], int]:
+    """The store's linking history, seeded first if nobody has (the training events
+    ``triage train`` wrote, then every stored referral with its latest label; an unreadable
+    events file is logged and skipped, not fatal): ``(cache, referrals in it, last row)``,
+    for a :class:`Scorer` (``seq=``) to go on from."""
     history = History()
-    if events_file.exists():
-        try:
-            ev = pd.read_parquet(events_file)
-            missing = set(EVENT_COLUMNS) - set(ev.columns)
-            if missing:
-                raise ValueError(f"missing columns {sorted(missing)}")
-            history.add_events(ev[list(EVENT_COLUMNS)])
-        except Exception as e:  # a bad file must not stop the service
-            logs.event("history_file_skipped", logging.WARNING, error_type=type(e).__name__)
-    seen: set[str] = set()
-    for chunk in _chunks(store.history_referrals(), _HISTORY_CHUNK):
-        refs = [r for r, _ in chunk]
-        history.extend(refs, [o for _, o in chunk])
-        seen.update(r.referral_id for r in refs)
-    return history, seen
+    with store.ordered() as s:
+        sightings.seed(s, events_file)
+        events, ids, seq = sightings.since(s, 0)
+    history.add_events(events)
+    return history, set(ids), seq
 
 
 def load_cases(store: Store) -> CaseIndex:
@@ -279,16 +297,3 @@ def load_cases(store: Store) -> CaseIndex:
     for ref, _ in store.history_referrals():
         cases.add(ref)
     return cases
-
-
-def _chunks(
-    items: Iterable[tuple[Referral, Outcome | None]], n: int
-) -> Iterable[list[tuple[Referral, Outcome | None]]]:
-    chunk: list[tuple[Referral, Outcome | None]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == n:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

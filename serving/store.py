@@ -11,6 +11,7 @@ logs identifier values or free text; error messages name fields, never values.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -29,7 +30,7 @@ from features.contract import (
 )
 from features.ingest import Labelled
 from models.operating_policy import OperatingPolicy, load_policy
-from serving import access_log, chain, database, outcomes, queries
+from serving import access_log, chain, database, outcomes, queries, sightings
 from serving import inference_log as log
 from serving.access_log import Access
 from serving.db_models import (
@@ -125,6 +126,7 @@ class Store:
         self,
         items: Sequence[tuple[Referral, Score, Mapping[str, Any]]],
         request_id: str | Sequence[str],
+        session: Session | None = None,
     ) -> list[int]:
         """Log scores (and upsert their referrals) in one transaction.
 
@@ -134,6 +136,7 @@ class Store:
         Re-scoring a referral appends a score and its document (earlier versions are kept,
         each with the score made from it; decisions stay bound to theirs) and makes the
         newer document the referral's latest. Returns the new score ids in item order.
+        With ``session`` (from :meth:`ordered`) the rows are written in its transaction.
         """
         given = [request_id] if isinstance(request_id, str) else list(request_id)
         ids = given * len(items) if isinstance(request_id, str) else given
@@ -153,12 +156,27 @@ class Store:
                 log.score_row(score, features, ids[i], now, f"items[{i}]", values["document"])
             )
         rows = list(referrals.values())
+        if session is not None:
+            return self._insert_scores(session, rows, scores)
         with self._write() as s, s.begin():
-            for start in range(0, len(rows), _CHUNK):
-                s.execute(log.upsert_referrals(self.backend, rows[start : start + _CHUNK]))
-            s.add_all(scores)
-            s.flush()
-            return [r.id for r in scores]
+            return self._insert_scores(s, rows, scores)
+
+    def _insert_scores(
+        self, s: Session, rows: list[dict[str, Any]], scores: list[ScoreRow]
+    ) -> list[int]:
+        for start in range(0, len(rows), _CHUNK):
+            s.execute(log.upsert_referrals(self.backend, rows[start : start + _CHUNK]))
+        s.add_all(scores)
+        s.flush()
+        return [r.id for r in scores]
+
+    @contextmanager
+    def ordered(self) -> Iterator[Session]:
+        """A write transaction holding the linking history's order lock
+        (:mod:`serving.sightings`); it commits when the block ends without an exception."""
+        with self._write() as s, s.begin():
+            sightings.lock(s)
+            yield s
 
     # --- decision log -----------------------------------------------------------------
 
@@ -241,6 +259,7 @@ class Store:
             head.last_id, head.last_hash = row.id, row.hash
             s.flush()
             record = DecisionRecord.of(row)
+            sightings.add_decision(s, record.referral_id, record.outcome())
         return record, True
 
     @staticmethod
