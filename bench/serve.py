@@ -100,11 +100,12 @@ def in_process(settings: Settings, singles: list[Any], batches: list[list[Any]])
         scorer.score(singles[:5], "warm-up")
         lat = np.array([timed(lambda d=d: scorer.score([d], "s")) for d in singles[5:]])
         wall = sum(timed(lambda b=b: scorer.score(b, "b")) for b in batches)
-    return {"version": model.version, "lat": lat, "batch_rate": sum(map(len, batches)) / wall}
+    rate = sum(map(len, batches)) / wall if batches else float("nan")
+    return {"version": model.version, "lat": lat, "batch_rate": rate}
 
 
-def spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str, str]:
-    """``triage serve`` on a free loopback port, with a fresh scorer token."""
+def spawn(settings: Settings, workers: int = 1) -> tuple[subprocess.Popen[bytes], str, str]:
+    """``triage serve --workers N`` on a free loopback port, with a fresh scorer token."""
     from serving.auth import create_token
 
     with Store(settings.store_url()) as store:
@@ -114,12 +115,13 @@ def spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "triage", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     log = Path(tempfile.mkdtemp(prefix="bench-serve-")) / "server.log"
     proc = subprocess.Popen(
         cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited; see {log}")

@@ -275,6 +275,7 @@ class SightingRow(Base):
     decided: Mapped[int] = mapped_column(SmallInteger)
     package: Mapped[int] = mapped_column(SmallInteger)
     urgent: Mapped[int] = mapped_column(SmallInteger)
+    after_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class SightingSeedRow(Base):

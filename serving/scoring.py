@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.blind_draw import DEFAULT_SHARE, drawn_for_blind_review
@@ -195,7 +196,7 @@ class Scorer:
         with self._lock:
             with self.store.ordered() as s:  # one transaction, in the history's order
                 self._catch_up(s)
-                feats = build_features(refs, None, self.history)
+                feats = self._features(refs)
                 scores, degraded_reason = self._predict(feats, jobs)
                 scores = [self._blind_draw(sc) for sc in scores]
                 for sc, ref in zip(scores, refs, strict=True):
@@ -249,16 +250,33 @@ class Scorer:
         self.history.add_events(events)
         self._seen.update(ids)
 
+    def _features(self, refs: Sequence[Referral]) -> Features:
+        """Features of the batch against the cache. A re-scored referral (already in the
+        history) is featurised alone: in the batch its sightings would count twice for
+        the others, once from the history and once from the batch. ``events`` are the new
+        referrals' only."""
+        old = [i for i, r in enumerate(refs) if r.referral_id in self._seen]
+        if not old:
+            return build_features(refs, None, self.history)
+        new = [i for i in range(len(refs)) if i not in set(old)]
+        parts = ([new] if new else []) + [[i] for i in old]
+        built = [build_features([refs[i] for i in p], None, self.history) for p in parts]
+        order = np.argsort(np.concatenate(parts), kind="stable")
+
+        def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+            return pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
+
+        events = built[0].events if new else events_for([], None)
+        return Features(joined([f.X for f in built]), joined([f.meta for f in built]), events)
+
     def _remember(self, s: Any, refs: Sequence[Referral], feats: Features) -> tuple[Any, int]:
-        """Write the batch's sightings in ``s``; a re-scored referral adds none (it would
-        count as its own earlier sighting for later referrals). Returns them (for the cache
-        once committed) and the last row number written."""
-        new = [r for r in refs if r.referral_id not in self._seen]
-        if len(new) == len(refs):
-            events = sightings.marked(feats.events, [r.referral_id for r in refs])
-        else:
-            events = sightings.marked(events_for(new, None), [r.referral_id for r in new])
-        sightings.append(s, events)
+        """Write the new referrals' sightings in ``s`` (``feats.events``: a re-scored
+        referral adds none, it would count as its own earlier sighting for later ones),
+        each row with the last row the features were computed from. Returns them (for the
+        cache once committed) and the last row number written."""
+        new = [r.referral_id for r in refs if r.referral_id not in self._seen]
+        events = sightings.marked(feats.events, new)
+        sightings.append(s, events, after_seq=self.seq)
         return events, sightings.last_seq(s) if len(events) else self.seq
 
     def add_decision(self, referral: Referral, outcome: Outcome) -> None:

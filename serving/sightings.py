@@ -63,9 +63,10 @@ def marked(events: pd.DataFrame, referral_ids: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def append(s: Session, events: pd.DataFrame) -> None:
+def append(s: Session, events: pd.DataFrame, after_seq: int | None = None) -> None:
     """Insert ``events`` (``EVENT_COLUMNS``, optionally ``referral_id``) in ``s``, whose
-    transaction must hold the order lock."""
+    transaction must hold the order lock. ``after_seq``: the last row of the history the
+    writer computed features from (a scoring batch's), for audits and replays."""
     if len(events) == 0:
         return
     ids = events["referral_id"] if "referral_id" in events else pd.Series([None] * len(events))
@@ -74,6 +75,7 @@ def append(s: Session, events: pd.DataFrame) -> None:
         "family": events["family"].astype(str).tolist(),
         "key": events["key"].astype(str).tolist(),
         **{c: events[c].astype(np.int64).tolist() for c in ("t", *WEIGHTS)},
+        "after_seq": [after_seq] * len(events),
     }
     rows = [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
     for start in range(0, len(rows), _CHUNK):

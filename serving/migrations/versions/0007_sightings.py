@@ -10,7 +10,8 @@ committed. Every writer holds the history's order lock (``serving/sightings.py``
 ``seq`` has no gaps a reader could skip: a process catches its cache up with ``seq > n``.
 ``referral_id`` is set on a referral's sightings (re-scoring is idempotent: a referral
 with sightings gets none again) and null for the training events the store was seeded
-with. ``sightings_seed`` is the one-row record that the seeding was done.
+with. ``after_seq`` on a scoring batch's rows is the last row the batch's features were computed
+from (a replay recomputes them exactly). ``sightings_seed`` records that seeding was done.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def upgrade() -> None:
         sa.Column("decided", sa.SmallInteger(), nullable=False),
         sa.Column("package", sa.SmallInteger(), nullable=False),
         sa.Column("urgent", sa.SmallInteger(), nullable=False),
+        sa.Column("after_seq", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_sightings")),
     )
     op.create_index(op.f("ix_sightings_referral_id"), "sightings", ["referral_id"])
