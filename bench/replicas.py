@@ -69,8 +69,10 @@ def _cost(url: str, model: TriageModel, seed: pd.DataFrame, docs: list[Any], tmp
         lat = []
         for d in docs[5:]:
             t = time.perf_counter()
-            scorer.score([d], "bench")
+            answer = scorer.score([d], "bench")
             lat.append(time.perf_counter() - t)
+            if len(answer.scores) != 1:
+                raise SystemExit("bench.replicas: a benchmark referral was rejected")
     return float(np.median(lat) * 1000)
 
 
@@ -88,7 +90,9 @@ def history_rows(
         )
     big = events.sample(n=large, random_state=1).reset_index(drop=True)
     few = big.iloc[:small].reset_index(drop=True)
-    docs = [_raw(r) for r in data.referrals[n_hist:]]
+    from bench import serve
+
+    docs = serve.referrals(m + 5, seed=13)  # raw documents, received in the last weeks
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         backends: list[tuple[str, str, Any]] = [("SQLite", f"sqlite:///{tmp}/{{}}.db", None)]
@@ -122,17 +126,11 @@ def history_rows(
     return rows
 
 
-def _raw(ref: Any) -> dict[str, Any]:
-    """A pseudonymised referral as a document again (ids unique to the run). Its keys are
-    pseudonyms already, so they are hashed again: linking among the run's own referrals
-    is kept, linking to the seeded history is not (the cost of the lookup is the same)."""
-    doc = ref.model_dump(mode="json")
-    doc["referral_id"] = f"bench-{uuid.uuid4().hex[:10]}"
-    return doc
-
-
-def worker_rows(home: Path, workers: list[int], clients: int, singles: int) -> list[Row]:
-    """In-process cost per referral, then HTTP singles/s and p50/p99 for each N workers."""
+def worker_rows(
+    home: Path, workers: list[int], clients: int, singles: int, pg: str | None
+) -> list[Row]:
+    """In-process cost per referral, then HTTP singles/s and p50/p99 for each N workers
+    (each server on a fresh PostgreSQL database when ``pg`` is given, else SQLite)."""
     from bench import serve
     from features.config import Settings
 
@@ -144,19 +142,27 @@ def worker_rows(home: Path, workers: list[int], clients: int, singles: int) -> l
     target = 0.8 * cores / (cost_ms / 1000)
     rows = [Row("in process, 1 referral", f"{singles} refs", cost_ms, None, "ms", "median", False)]
     for i, n in enumerate(workers):
-        proc, url, token = serve.spawn(settings, workers=n)
+        url_db, drop = _pg_database(pg) if pg else (None, None)
+        if url_db:
+            os.environ["TRIAGE_DATABASE_URL"] = url_db
         try:
-            body = docs[singles + 5 + i * singles : singles + 5 + (i + 1) * singles]
-            serve.http_run(url, token, body[:10], 1)  # warm-up
-            lat, wall = serve.http_run(url, token, body[10:], clients)
+            proc, url, token = serve.spawn(Settings(), workers=n)
+            try:
+                body = docs[singles + 5 + i * singles : singles + 5 + (i + 1) * singles]
+                serve.http_run(url, token, body[:10], 1)  # warm-up
+                lat, wall = serve.http_run(url, token, body[10:], clients)
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
+            os.environ.pop("TRIAGE_DATABASE_URL", None)
+            if drop:
+                drop()
         rate = len(lat) / wall
         p50, p99 = serve.pct(lat, 50), serve.pct(lat, 99)
         rows.append(
             Row(
-                f"HTTP {clients} clients, {n} worker(s)",
+                f"HTTP {clients} clients, {n} worker(s), {'PostgreSQL' if pg else 'SQLite'}",
                 f"{len(lat)} refs",
                 rate,
                 target,
@@ -179,6 +185,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--singles", type=int, default=300)
     ap.add_argument("--no-http", action="store_true")
+    ap.add_argument("--no-history", action="store_true")
     a = ap.parse_args(argv)
     data = corpus(a.n)
     say("training the benchmark model")
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     feats: Features = build(data.labelled[: min(a.n, 10_000)])
     model = fixed_model(feats, data.labelled[: len(feats)], 60, threads=1)
     model.num_threads = 1
-    rows = history_rows(model, data, a.small, a.large, a.pg or None)
+    rows = [] if a.no_history else history_rows(model, data, a.small, a.large, a.pg or None)
     if not a.no_http:
         from bench.__main__ import _bench_home
 
@@ -196,9 +203,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
             saved = os.environ.get("TRIAGE_HOME"), os.environ.get("TRIAGE_PSEUDONYM_KEY")
             os.environ["TRIAGE_HOME"], os.environ["TRIAGE_PSEUDONYM_KEY"] = str(home), KEY.decode()
             try:
-                rows += worker_rows(
-                    home, [int(x) for x in a.workers.split(",")], a.clients, a.singles
-                )
+                ns = [int(x) for x in a.workers.split(",")]
+                rows += worker_rows(home, ns, a.clients, a.singles, a.pg or None)
             finally:
                 for k, v in zip(("TRIAGE_HOME", "TRIAGE_PSEUDONYM_KEY"), saved, strict=True):
                     if v is None:

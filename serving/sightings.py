@@ -21,14 +21,17 @@ start does it under the lock and records it in ``sightings_seed``; the others fi
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, make_url, select, text
 from sqlalchemy.orm import Session
 
 from features.contract import Outcome, Referral
@@ -40,6 +43,25 @@ from serving.db_models import ReferralRow, SightingRow, SightingSeedRow
 ORDER_LOCK = 0x7472_6961_6768
 _CHUNK = 5000  # rows per INSERT batch
 _COLUMNS = ("referral_id", *EVENT_COLUMNS)
+
+
+@contextmanager
+def queue(url: str) -> Iterator[None]:
+    """On a SQLite file, wait for the history's turn on a lock file beside it (``flock``),
+    before taking the database's write lock: SQLite's busy handler polls with sleeps of
+    up to 100 ms, so workers of one host waiting for each other's scoring batches would
+    lose most of their time sleeping; ``flock`` wakes the next one when the lock is
+    released. Elsewhere (PostgreSQL queues its advisory lock waiters) nothing."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{u.database}.order", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def lock(s: Session) -> None:

@@ -174,7 +174,7 @@ class Store:
     def ordered(self) -> Iterator[Session]:
         """A write transaction holding the linking history's order lock
         (:mod:`serving.sightings`); it commits when the block ends without an exception."""
-        with self._write() as s, s.begin():
+        with sightings.queue(self.url), self._write() as s, s.begin():
             sightings.lock(s)
             yield s
 
