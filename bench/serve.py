@@ -126,10 +126,14 @@ def spawn(settings: Settings, workers: int = 1) -> tuple[subprocess.Popen[bytes]
         if proc.poll() is not None:
             raise SystemExit(f"the server exited; see {log}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url, token
+            ready = httpx.get(f"{url}/readyz", timeout=2).status_code == 200
         except httpx.TransportError:
-            time.sleep(0.3)
+            ready = False
+        # one worker answering is not all of them: a worker still loading takes its share
+        # of the connections and makes them wait (each logs service_started when up)
+        if ready and log.read_text(errors="replace").count("service_started") >= workers:
+            return proc, url, token
+        time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGTERM)
     raise SystemExit(f"the server did not become ready; see {log}")
 
