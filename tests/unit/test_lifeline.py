@@ -62,3 +62,15 @@ def test_a_worker_in_its_own_session_dies_with_its_killed_supervisor(tmp_path: P
     if alive:
         os.kill(worker, signal.SIGKILL)  # never leave it behind
     assert not alive, "the worker outlived its SIGKILLed supervisor"
+
+
+def test_serve_refuses_a_worker_count_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from triage.commands import serve
+
+    p = argparse.ArgumentParser()
+    serve.add_arguments(p)
+    for n in (0, serve.MAX_WORKERS + 1):
+        assert serve.run(p.parse_args(["--workers", str(n)])) == 2
+        assert "--workers: must be between 1 and" in capsys.readouterr().err
