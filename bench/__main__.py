@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
     )
     ap.add_argument("--no-dask", action="store_true", help="skip 1 vs 2 Dask workers")
     ap.add_argument("--no-http", action="store_true", help="skip bench.serve (HTTP)")
+    ap.add_argument(
+        "--no-replicas", action="store_true", help="skip bench.replicas (history, workers)"
+    )
     ap.add_argument("--no-worlds", action="store_true", help="skip bench.worlds (both worlds)")
     ap.add_argument("--worlds-n", type=int, default=40_000, help="referrals per world")
     ap.add_argument("--json", type=Path, default=None)
@@ -160,6 +163,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
             rows += dask_scaling.run(model, data, Path(tmp))
         if not args.no_http:
             rows += _http(model, big.events, Path(tmp))
+    if not args.no_replicas:
+        from bench import replicas
+
+        rows += replicas.for_make_bench(model, data, big.events, not args.no_http)
 
     if not args.no_worlds:
         from bench import worlds

@@ -187,6 +187,42 @@ def worker_rows(
     return rows
 
 
+def http_rows(
+    model: TriageModel,
+    events: pd.DataFrame,
+    workers: list[int],
+    clients: int,
+    singles: int,
+    pg: str | None,
+) -> list[Row]:
+    """:func:`worker_rows` on a scratch home whose champion is ``model``."""
+    from bench.__main__ import _bench_home
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = _bench_home(model, events, Path(tmp))
+        saved = os.environ.get("TRIAGE_HOME"), os.environ.get("TRIAGE_PSEUDONYM_KEY")
+        os.environ["TRIAGE_HOME"], os.environ["TRIAGE_PSEUDONYM_KEY"] = str(home), KEY.decode()
+        try:
+            return worker_rows(home, workers, clients, singles, pg)
+        finally:
+            for k, v in zip(("TRIAGE_HOME", "TRIAGE_PSEUDONYM_KEY"), saved, strict=True):
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def for_make_bench(model: TriageModel, data: Any, events: pd.DataFrame, http: bool) -> list[Row]:
+    """The rows ``make bench`` prints: history length on both stores, workers 1 and 2."""
+    try:
+        rows = history_rows(model, data, 5_000, 500_000, PG_URL)
+        if http:
+            rows += http_rows(model, events, [1, 2], 16, 200, PG_URL)
+    except (Exception, SystemExit) as e:  # PostgreSQL unreachable, a server that failed...
+        return [Row("bench.replicas", "-", 0.0, None, "ms", f"skipped: {str(e)[:60]}", False)]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[Row]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20_000, help="referrals generated")
@@ -208,21 +244,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
     model.num_threads = 1
     rows = [] if a.no_history else history_rows(model, data, a.small, a.large, a.pg or None)
     if not a.no_http:
-        from bench.__main__ import _bench_home
-
-        with tempfile.TemporaryDirectory() as tmp:
-            home = _bench_home(model, feats.events, Path(tmp))
-            saved = os.environ.get("TRIAGE_HOME"), os.environ.get("TRIAGE_PSEUDONYM_KEY")
-            os.environ["TRIAGE_HOME"], os.environ["TRIAGE_PSEUDONYM_KEY"] = str(home), KEY.decode()
-            try:
-                ns = [int(x) for x in a.workers.split(",")]
-                rows += worker_rows(home, ns, a.clients, a.singles, a.pg or None)
-            finally:
-                for k, v in zip(("TRIAGE_HOME", "TRIAGE_PSEUDONYM_KEY"), saved, strict=True):
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+        ns = [int(x) for x in a.workers.split(",")]
+        rows += http_rows(model, feats.events, ns, a.clients, a.singles, a.pg or None)
     from bench.common import print_table
 
     print_table(rows)
