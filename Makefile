@@ -11,7 +11,7 @@ export BENTOML_DO_NOT_TRACK := true
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test browser lint format typecheck lock bench mutation mutation-score clean
+.PHONY: help venv run test browser nginx lint format typecheck lock bench mutation mutation-score clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ venv: $(STAMP) ## create or update the virtual environment (.venv) from the lock
 run: $(STAMP) ## the main job on the embedded synthetic data
 	$(VENV)/bin/triage demo
 
-test: $(STAMP) browser ## the test suite
+test: $(STAMP) browser nginx ## the test suite
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 browser: ## Debian's Chromium for the browser tests (installed when missing, if run as root)
@@ -38,6 +38,16 @@ browser: ## Debian's Chromium for the browser tests (installed when missing, if 
 	  else \
 	    echo "note: chromium is missing, so tests/e2e will skip (fail under CI=true):" \
 	      "sudo apt-get install chromium"; \
+	  fi; \
+	fi
+
+nginx: ## Debian's nginx for the failover test (installed when missing, if run as root)
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; \
+	  else \
+	    echo "note: nginx is missing, so tests/service/test_failover.py will skip" \
+	      "(fail under CI=true): sudo apt-get install nginx-light"; \
 	  fi; \
 	fi
 

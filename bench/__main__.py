@@ -27,9 +27,9 @@ from bench import cases, latency, linking, scoring, training
 from bench import features as features_bench
 from bench.common import KEY, Row, corpus, fixed_model, labels, print_table, say
 from features.config import Settings
+from features.history import history_file
 from features.pipeline import Features
 from models.triage_model import TriageModel
-from serving.runtime import HISTORY_FILE
 
 
 def _ints(text: str) -> list[int]:
@@ -50,7 +50,7 @@ def _bench_home(model: TriageModel, events: pd.DataFrame, root: Path) -> Path:
         with registry.run(settings, "bench") as mlflow:
             version = registry.register(settings, mlflow, model_dir)
     registry.set_alias(settings, "champion", version)
-    write_events(home / HISTORY_FILE, events)
+    write_events(history_file(home), events)
     return home
 
 
@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
     )
     ap.add_argument("--no-dask", action="store_true", help="skip 1 vs 2 Dask workers")
     ap.add_argument("--no-http", action="store_true", help="skip bench.serve (HTTP)")
+    ap.add_argument(
+        "--no-replicas", action="store_true", help="skip bench.replicas (history, workers)"
+    )
     ap.add_argument("--no-worlds", action="store_true", help="skip bench.worlds (both worlds)")
     ap.add_argument("--worlds-n", type=int, default=40_000, help="referrals per world")
     ap.add_argument("--json", type=Path, default=None)
@@ -160,6 +163,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
             rows += dask_scaling.run(model, data, Path(tmp))
         if not args.no_http:
             rows += _http(model, big.events, Path(tmp))
+    if not args.no_replicas:
+        from bench import replicas
+
+        rows += replicas.for_make_bench(model, data, big.events, not args.no_http)
 
     if not args.no_worlds:
         from bench import worlds

@@ -37,8 +37,9 @@ import httpx
 import numpy as np
 
 from features.config import Settings
+from features.history import history_file
 from features.pseudonyms import Pseudonymiser
-from serving.runtime import HISTORY_FILE, load_model
+from serving.runtime import load_model
 from serving.scoring import Scorer, load_history
 from serving.store import Store
 from training.synthetic import generate
@@ -93,18 +94,18 @@ def in_process(settings: Settings, singles: list[Any], batches: list[list[Any]])
         raise SystemExit(f"no model in-process ({why}): set TRIAGE_HOME to the server's home")
     with tempfile.TemporaryDirectory() as tmp, Store(f"sqlite:///{tmp}/bench.db") as scratch:
         scratch.migrate()
-        with Store(settings.store_url()) as served:
-            history, seen = load_history(settings.home / HISTORY_FILE, served)
+        history, seen, seq = load_history(history_file(settings.home), scratch)
         key = Pseudonymiser(settings.resolve_pseudonym_key())
-        scorer = Scorer(scratch, key, model, history, seen)
+        scorer = Scorer(scratch, key, model, history, seen, seq=seq)
         scorer.score(singles[:5], "warm-up")
         lat = np.array([timed(lambda d=d: scorer.score([d], "s")) for d in singles[5:]])
         wall = sum(timed(lambda b=b: scorer.score(b, "b")) for b in batches)
-    return {"version": model.version, "lat": lat, "batch_rate": sum(map(len, batches)) / wall}
+    rate = sum(map(len, batches)) / wall if batches else float("nan")
+    return {"version": model.version, "lat": lat, "batch_rate": rate}
 
 
-def spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str, str]:
-    """``triage serve`` on a free loopback port, with a fresh scorer token."""
+def spawn(settings: Settings, workers: int = 1) -> tuple[subprocess.Popen[bytes], str, str]:
+    """``triage serve --workers N`` on a free loopback port, with a fresh scorer token."""
     from serving.auth import create_token
 
     with Store(settings.store_url()) as store:
@@ -114,20 +115,25 @@ def spawn(settings: Settings) -> tuple[subprocess.Popen[bytes], str, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "triage", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     log = Path(tempfile.mkdtemp(prefix="bench-serve-")) / "server.log"
     proc = subprocess.Popen(
         cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited; see {log}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url, token
+            ready = httpx.get(f"{url}/readyz", timeout=2).status_code == 200
         except httpx.TransportError:
-            time.sleep(0.3)
+            ready = False
+        # one worker answering is not all of them: a worker still loading takes its share
+        # of the connections and makes them wait (each logs service_started when up)
+        if ready and log.read_text(errors="replace").count("service_started") >= workers:
+            return proc, url, token
+        time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGTERM)
     raise SystemExit(f"the server did not become ready; see {log}")
 

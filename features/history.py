@@ -13,12 +13,22 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features.contract import Outcome, Referral
 from features.linking import FAMILIES, NS, WEIGHTS, events_for
+
+#: Where ``triage train`` leaves the training data's linking events, under the home.
+HISTORY_FILE = Path("history") / "events.parquet"
+
+
+def history_file(home: Path) -> Path:
+    """The one place that knows where the training history lives (``triage train`` writes
+    it; the service seeds its store from it; ``score``, ``explain``, ``monitor`` read it)."""
+    return home / HISTORY_FILE
 
 
 class _Index:

@@ -138,9 +138,9 @@ def run_monitor(
 def training_history(settings: Settings) -> History | None:
     """What the service starts from: the training data's linking events (written by
     ``triage train``), so a referral file is featurised as the service would have."""
-    from serving.runtime import HISTORY_FILE
+    from features.history import history_file
 
-    path = settings.home / HISTORY_FILE
+    path = history_file(settings.home)
     if not path.exists():
         return None
     events = pd.read_parquet(path)

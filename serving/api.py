@@ -30,7 +30,7 @@ from features.contract import (
     Tier,
 )
 from features.ingest import problems_from
-from serving import blind_routes, case_routes, label_updates, logs, web_routes
+from serving import blind_routes, case_routes, logs, web_routes
 from serving.blind_review import SameReviewer
 from serving.http_io import ApiError, install, read_json
 from serving.queries import MAX_OFFSET, MAX_PAGE
@@ -277,28 +277,20 @@ async def outcome(request: Request, rt: Rt) -> Response:
         record, created = await anyio.to_thread.run_sync(rt.store.add_outcome, report, by)
     except UnknownReferral:
         raise ApiError(404, "no scored referral with this referral_id") from None
-    if created and record.urgency_in_hindsight is not None:
-        await anyio.to_thread.run_sync(_after_outcome, rt, record)
     logs.event("outcome", request_id=request.state.request_id, created=created)
     body = OutcomeAnswer(created=created, outcome=record).model_dump(mode="json")
     return JSONResponse(body, 201 if created else 200)
 
 
-def _after_outcome(rt: Runtime, record: Any) -> None:
-    """The referral's label in the history features is its best one (outcome first)."""
-    label_updates.after_record(rt, record.referral_id, outcome_id=record.id)
-
-
 def _after_decision(rt: Runtime, record: Any) -> None:
-    """Metrics by the tier the model had given, and the referral's best label into the
-    history (``serving/label_updates.py``; a tier alone is never a label)."""
+    """Metrics by the tier the model had given (the referral's best label went into the
+    store's history with the decision: ``serving/label_updates.py``)."""
     stored = rt.store.referral(record.referral_id)
     if stored is None:
         return
     score = next((s.score for s in stored.scores if s.id == record.score_id), None)
     if score is not None and record.review != "second_blind":  # blind: no tier was shown
         rt.metrics.decided(record.decision, score.tier)
-    label_updates.after_record(rt, record.referral_id, decision_id=record.id)
 
 
 @app.get("/queue", response_model=QueuePage, responses=_ERRORS)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -299,3 +300,33 @@ class CaseHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class SightingRow(Base):
+    """One linking event (``features.linking.events_for``), numbered in commit order
+    (migration 0007, ``serving/sightings.py``)."""
+
+    __tablename__ = "sightings"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    referral_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    family: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(Text)
+    t: Mapped[int] = mapped_column(BigInteger)
+    seen: Mapped[int] = mapped_column(SmallInteger)
+    decided: Mapped[int] = mapped_column(SmallInteger)
+    package: Mapped[int] = mapped_column(SmallInteger)
+    urgent: Mapped[int] = mapped_column(SmallInteger)
+    after_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SightingSeedRow(Base):
+    """That the history was seeded (once) from the training events and the store."""
+
+    __tablename__ = "sightings_seed"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    events: Mapped[int] = mapped_column(BigInteger)
+    referrals: Mapped[int] = mapped_column(BigInteger)
+    seeded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,22 +2,27 @@
 
 A restart loads each stored referral with its one best label (``features.labels.
 best_label`` over all its decisions and outcome reports). When a decision or an outcome
-report is recorded, the running service moves the referral's counted label from the best
-one before the record to the best one after (``features.labels.relabel_events``: the old
-label's events with negated weights, then the new one's), so its history features always
-equal those of a service restarted from the same store. A first review after a blind one,
+report is recorded, the store's history (``serving.sightings``) moves the referral's
+counted label from the best one before the record to the best one after, in the record's
+own transaction (``features.labels.relabel_events``: the old label's events with negated
+weights, then the new one's), so every worker's and replica's history features equal
+those of a service restarted from the same store. A first review after a blind one,
 or an outcome without an urgency, changes nothing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from features.contract import Outcome, Urgency
-from features.labels import best_label
+from features.labels import best_label, relabel_events
+from serving import outcomes, sightings
+from serving.db_models import DecisionRow, ReferralRow, SightingSeedRow
 from serving.outcomes import OutcomeRecord
-from serving.records import DecisionRecord
+from serving.records import DecisionRecord, referral_of
 
 
 def _found(reports: list[OutcomeRecord]) -> tuple[Urgency, datetime] | None:
@@ -46,16 +51,33 @@ def labels_around(
 
 
 def after_record(
-    rt: Any, referral_id: str, *, decision_id: int | None = None, outcome_id: int | None = None
+    s: Session, referral_id: str, *, decision_id: int | None = None, outcome_id: int | None = None
 ) -> None:
-    """Update the running service's history for a newly recorded decision or report."""
-    stored = rt.store.referral(referral_id)
-    if stored is None:
+    """In the transaction that records a decision or an outcome report (``s``): move the
+    referral's counted label in the store's history (``serving.sightings``) from the best
+    label without the new record to the best with it, so the record and its history events
+    commit together and every process reads them at its next catch-up. Before the history
+    is seeded nothing: the seeding takes each referral's best label from the store."""
+    if s.get(SightingSeedRow, 1) is None:
         return
+    row = s.get(ReferralRow, referral_id)
+    if row is None:
+        return
+    decisions = [
+        DecisionRecord.of(d)
+        for d in s.scalars(
+            select(DecisionRow)
+            .where(DecisionRow.referral_id == referral_id)
+            .order_by(DecisionRow.id)
+        )
+    ]
     old, new = labels_around(
-        stored.decisions,
-        rt.store.outcomes_for(referral_id),
+        decisions,
+        outcomes.for_referral(s, referral_id),
         decision_id=decision_id,
         outcome_id=outcome_id,
     )
-    rt.scorer.relabel(stored.referral, old, new)
+    if old == new:
+        return
+    sightings.lock(s)
+    sightings.append(s, relabel_events(referral_of(row), old, new))

@@ -2,7 +2,8 @@
 
 :func:`start` migrates the store, resolves ``champion`` to a concrete version and loads it
 (or, if no model can be loaded, comes up degraded: the safety rules answer and say so),
-and rebuilds the linking history from the training events file and the store. The
+and loads the linking history from the store (seeding it once from the training events
+file, ``features.history.history_file``, and the referrals stored before it). The
 service class, the middleware and the routes all reach the one :class:`Runtime` through
 a :class:`RuntimeRef`, which is empty until the service starts: importing this module
 loads nothing and creates nothing, and stays light (no pandas, no LightGBM) because
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from features.config import Settings
+from features.history import history_file
 from features.pseudonyms import Pseudonymiser
 from models import registry
 from models.operating_policy import OperatingPolicy, load_policy
@@ -29,8 +31,6 @@ from serving.store import Store
 if TYPE_CHECKING:
     from serving.scoring import Scorer
 
-#: Where ``triage train`` leaves the training data's linking events.
-HISTORY_FILE = Path("history") / "events.parquet"
 #: Where ``triage monitor`` leaves the latest drift report (under ``reports_dir``).
 DRIFT_FILE = Path("drift") / "latest.json"
 
@@ -154,7 +154,8 @@ def start(settings: Settings) -> Runtime:
     store = Store(settings.store_url())
     store.migrate()
     model, model_dir, reason = load_model(settings)
-    history, seen = load_history(settings.home / HISTORY_FILE, store)
+    events_file = history_file(settings.home)
+    history, seen, seq = load_history(events_file, store)
     scorer = Scorer(
         store,
         Pseudonymiser(settings.resolve_pseudonym_key()),
@@ -163,6 +164,8 @@ def start(settings: Settings) -> Runtime:
         seen,
         cases=load_cases(store),
         blind_share=settings.blind_review_share,
+        events_file=events_file,
+        seq=seq,
     )
     metrics = Metrics()
     metrics.serving(scorer.version, scorer.degraded)

@@ -1,15 +1,19 @@
 """The in-process scoring path: validate → features with history → model or rules → store.
 
-One :class:`Scorer` per worker holds the model (or none: degraded), the linking
-:class:`~features.history.History` and the store. A request's referrals are validated and
-pseudonymised by the contract (:func:`features.ingest.parse_documents`), turned into
-features by the *training* feature function against the history, scored as one
-vectorised batch, recorded in the inference log, and only then added to the history, so
-the history holds exactly what the store holds (plus the training history).
+One :class:`Scorer` per worker holds the model (or none: degraded), a cache of the linking
+history (:class:`~features.history.History`) and the store. The history's truth is the
+store's ``sightings`` table (:mod:`serving.sightings`): each batch opens one write
+transaction holding the history's order lock, catches the cache up from the store (rows
+after the last one it read), computes features with the *training* feature function,
+scores, and writes the scores and the batch's sightings in that same transaction; the
+cache takes the new sightings only once it committed. So every worker of every replica
+computes a referral's features from the same history, ordered by commit, and the cache
+can never hold what the store does not. A referral already in the history (re-scored)
+adds no sightings again.
 
-Requests are scored in arrival order, never interleaved: the history is a point-in-time
-record, and two requests interleaving their reads and writes of it would each miss the
-other. Concurrent requests are **committed together** (group commit): validation runs in
+Requests are scored in arrival order, never interleaved (in a process by ``_lock``, across
+processes by the store's order lock): the history is a point-in-time record, and two
+requests interleaving their reads and writes of it would each miss the other. Concurrent requests are **committed together** (group commit): validation runs in
 each request's own thread, then whichever request finds the scorer idle takes every
 request waiting (first come, first served, up to :data:`GROUP_LIMIT` referrals, never the
 same referral twice) and scores them as one vectorised batch with one store transaction.
@@ -33,31 +37,32 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.blind_draw import DEFAULT_SHARE, drawn_for_blind_review
 from features.case_index import CaseIndex
-from features.contract import Outcome, Referral, Score
+from features.contract import Referral, Score
 from features.history import History
 from features.ingest import Rejected, parse_documents
-from features.labels import relabel_events
-from features.linking import EVENT_COLUMNS, events_for
+from features.linking import events_for
 from features.pipeline import Features, build_features
 from features.pseudonyms import Pseudonymiser
 from models.degraded import RULES_VERSION
 from models.scoring_path import score_or_rules
-from serving import case_log, logs
+from serving import case_log, logs, sightings
 from serving.case_ids import case_namer
 from serving.store import Store
 
-_HISTORY_CHUNK = 5000
 #: Most referrals scored as one group (concurrent requests committed together).
 GROUP_LIMIT = 2000
+#: Referrals read per query when placing other processes' referrals in the cases.
+_CASE_CHUNK = 5000
 
 
 @dataclass
@@ -97,13 +102,19 @@ class Scorer:
         seen: set[str] | None = None,
         cases: CaseIndex | None = None,
         blind_share: float = DEFAULT_SHARE,
+        *,
+        events_file: Path | None = None,
+        seq: int = 0,
     ) -> None:
         self.store = store
         self.pseudonymiser = pseudonymiser
         self.blind_share = blind_share
         self.model = model
+        #: the cache: the store's history up to ``seq`` (``load_history``), no more
         self.history = history or History()
         self._seen: set[str] = seen if seen is not None else set()
+        self.seq = seq
+        self.events_file = events_file  # seeds the store's history if nobody has yet
         self.cases = cases if cases is not None else CaseIndex()  # under ``_lock``, like history
         self.cases.namer = case_namer(pseudonymiser)  # opaque ids (``serving/case_ids.py``)
         self._cases_stale = False  # a failed commit left placements the store lacks
@@ -192,30 +203,34 @@ class Scorer:
             if self._cases_stale:  # rebuild from what the store holds, then place again
                 self.cases = load_cases(self.store, self.cases.namer)
                 self._cases_stale = False
-            feats = build_features(refs, None, self.history)
-            scores, degraded_reason = self._predict(feats, jobs, refs)
-            scores = [self._blind_draw(s) for s in scores]
-            events: list[case_log.CaseEvent] = []
-            for sc, ref in zip(scores, refs, strict=True):
-                sc.case_id = self.cases.add(ref)  # the case as known when scored
-                if self.cases.last is not None:  # opened, joined or merged (not a re-score)
-                    events.append(case_log.event_of(self.cases.last, self.cases.namer))
-            rows = feature_rows(feats.X)
-            try:  # the case events commit with the scores, or neither does
-                self.store.record_scores(
-                    list(zip(refs, scores, rows, strict=True)),
-                    ids,
-                    also=lambda s, now: case_log.append(s, events, now),
-                )
+            try:
+                with self.store.ordered() as s:  # one transaction, in the history's order
+                    self._catch_up(s)
+                    feats = self._features(refs)
+                    scores, degraded_reason = self._predict(feats, jobs, refs)
+                    scores = [self._blind_draw(sc) for sc in scores]
+                    events: list[case_log.CaseEvent] = []
+                    for sc, ref in zip(scores, refs, strict=True):
+                        sc.case_id = self.cases.add(ref)  # the case as known when scored
+                        if self.cases.last is not None:  # opened, joined or merged
+                            events.append(case_log.event_of(self.cases.last, self.cases.namer))
+                    rows = feature_rows(feats.X)
+                    items = list(zip(refs, scores, rows, strict=True))
+                    self.store.record_scores(  # the case events commit with the scores
+                        items, ids, also=lambda w, now: case_log.append(w, events, now), session=s
+                    )
+                    new, seq = self._remember(s, refs, feats)
             except Exception:
-                self._cases_stale = True
+                self._cases_stale = True  # placements the store may lack
                 raise
+            self.history.add_events(new)  # committed: the cache follows the store
+            self._seen.update(str(x) for x in new["referral_id"].dropna())
+            self.seq = seq
             start = 0
             for j in jobs:  # committed: these are the answers
                 j.answer.scores = scores[start : start + len(j.referrals)]
                 j.answer.degraded_reason = degraded_reason
                 start += len(j.referrals)
-            self._remember(refs, feats)
 
     def _blind_draw(self, score: Score) -> Score:
         """Mark the referrals drawn for the blind second review (contract §5): the keyed
@@ -243,27 +258,63 @@ class Scorer:
                 )
         return out.scores, out.degraded_reason
 
-    def _remember(self, refs: Sequence[Referral], feats: Features) -> None:
-        """Add the request's sightings to the history; a re-scored referral is not re-added
-        (it would count as its own earlier sighting for later referrals)."""
-        new = [r for r in refs if r.referral_id not in self._seen]
-        if len(new) == len(refs):
-            self.history.add_events(feats.events)
-        elif new:
-            self.history.extend(new)
-        self._seen.update(r.referral_id for r in new)
+    def _catch_up(self, s: Any) -> None:
+        """Apply the store's history rows committed since the cache last read (``s`` holds
+        the order lock, so none can be missing); seed the store first if nobody has."""
+        if self.seq == 0:
+            sightings.seed(s, self.events_file)
+        events, ids, self.seq = sightings.since(s, self.seq)
+        self.history.add_events(events)
+        self._seen.update(ids)
+        self._place_others(s, ids)
 
-    def add_decision(self, referral: Referral, outcome: Outcome) -> None:
-        """A reviewer's decision becomes known from its ``decided_at`` on (later referrals
-        with the same keys see it); the referral's own sighting is already in the history."""
-        ev = events_for([referral], [outcome])
-        with self._lock:
-            self.history.add_events(ev[ev["decided"] == 1].reset_index(drop=True))
+    def _place_others(self, s: Any, ids: Sequence[str]) -> None:
+        """Place in the cases the referrals other workers or replicas stored since the last
+        catch-up (their case events are already in the store): the grouping depends only
+        on the set of referrals, so every process holds the same cases."""
+        from serving.db_models import ReferralRow
+        from serving.records import referral_of
 
-    def relabel(self, referral: Referral, old: Outcome | None, new: Outcome | None) -> None:
-        """Move the referral's counted label from ``old`` to ``new`` (``features.labels``)."""
-        with self._lock:
-            self.history.add_events(relabel_events(referral, old, new))
+        missing = [i for i in ids if i not in self.cases.received]
+        for start in range(0, len(missing), _CASE_CHUNK):
+            chunk = missing[start : start + _CASE_CHUNK]
+            for row in s.query(ReferralRow).filter(ReferralRow.referral_id.in_(chunk)):
+                self.cases.add(referral_of(row))
+
+    def _features(self, refs: Sequence[Referral]) -> Features:
+        """Features of the batch against the cache. A re-scored referral (already in the
+        history) is featurised alone: in the batch its sightings would count twice for
+        the others, once from the history and once from the batch. ``events`` are the new
+        referrals' only."""
+        old = [i for i, r in enumerate(refs) if r.referral_id in self._seen]
+        if not old:
+            return build_features(refs, None, self.history)
+        new = [i for i in range(len(refs)) if i not in set(old)]
+        parts = ([new] if new else []) + [[i] for i in old]
+        built = [build_features([refs[i] for i in p], None, self.history) for p in parts]
+        order = np.argsort(np.concatenate(parts), kind="stable")
+
+        def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+            return pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
+
+        events = built[0].events if new else events_for([], None)
+        return Features(joined([f.X for f in built]), joined([f.meta for f in built]), events)
+
+    def _remember(self, s: Any, refs: Sequence[Referral], feats: Features) -> tuple[Any, int]:
+        """Write the new referrals' sightings in ``s`` (``feats.events``: a re-scored
+        referral adds none, it would count as its own earlier sighting for later ones),
+        each row with the last row the features were computed from. Returns them (for the
+        cache once committed) and the last row number written."""
+        new = [r.referral_id for r in refs if r.referral_id not in self._seen]
+        events = sightings.marked(feats.events, new)
+        sightings.append(s, events, after_seq=self.seq)
+        return events, sightings.last_seq(s) if len(events) else self.seq
+
+    def catch_up(self) -> None:
+        """Read the store's history rows committed since the last batch (labels recorded
+        by decisions and outcome reports) without scoring anything."""
+        with self._lock, self.store.ordered() as s:
+            self._catch_up(s)
 
 
 def feature_rows(X: pd.DataFrame) -> list[dict[str, Any]]:
@@ -273,25 +324,17 @@ def feature_rows(X: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in X.to_numpy(dtype=object).tolist()]
 
 
-def load_history(events_file: Path, store: Store) -> tuple[History, set[str]]:
-    """The training history (if ``triage train`` wrote one) plus every stored referral with
-    its latest decision. An unreadable events file is logged and skipped, not fatal."""
+def load_history(events_file: Path, store: Store) -> tuple[History, set[str], int]:
+    """The store's linking history, seeded first if nobody has (the training events
+    ``triage train`` wrote, then every stored referral with its latest label; an unreadable
+    events file is logged and skipped, not fatal): ``(cache, referrals in it, last row)``,
+    for a :class:`Scorer` (``seq=``) to go on from."""
     history = History()
-    if events_file.exists():
-        try:
-            ev = pd.read_parquet(events_file)
-            missing = set(EVENT_COLUMNS) - set(ev.columns)
-            if missing:
-                raise ValueError(f"missing columns {sorted(missing)}")
-            history.add_events(ev[list(EVENT_COLUMNS)])
-        except Exception as e:  # a bad file must not stop the service
-            logs.event("history_file_skipped", logging.WARNING, error_type=type(e).__name__)
-    seen: set[str] = set()
-    for chunk in _chunks(store.history_referrals(), _HISTORY_CHUNK):
-        refs = [r for r, _ in chunk]
-        history.extend(refs, [o for _, o in chunk])
-        seen.update(r.referral_id for r in refs)
-    return history, seen
+    with store.ordered() as s:
+        sightings.seed(s, events_file)
+        events, ids, seq = sightings.since(s, 0)
+    history.add_events(events)
+    return history, set(ids), seq
 
 
 def load_cases(store: Store, namer: Callable[[str], str] | None = None) -> CaseIndex:
@@ -303,16 +346,3 @@ def load_cases(store: Store, namer: Callable[[str], str] | None = None) -> CaseI
     for ref, _ in store.history_referrals():
         cases.add(ref)
     return cases
-
-
-def _chunks(
-    items: Iterable[tuple[Referral, Outcome | None]], n: int
-) -> Iterable[list[tuple[Referral, Outcome | None]]]:
-    chunk: list[tuple[Referral, Outcome | None]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == n:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

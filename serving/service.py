@@ -8,9 +8,10 @@ worker management, the request timeout, ``/metrics`` and the OpenAPI document at
 ``/docs.json``, which includes the mounted routes. Everything passes
 :class:`serving.app_auth.GatewayMiddleware` first (auth, body limit, probes).
 
-One worker: the embedded store is SQLite, and the linking history grows in the worker's
-memory (several workers would each see only their own share of new referrals). LightGBM
-runs with one thread. No BentoML adaptive batching: concurrent requests are merged by
+``TRIAGE_WORKERS`` workers (``triage serve --workers N``, default 1): the linking history's
+truth is the store (``serving/sightings.py``), so every worker computes the same features;
+each worker dies with its supervisor (``serving/lifeline.py``). LightGBM runs with one
+thread. No BentoML adaptive batching: concurrent requests are merged by
 :class:`serving.scoring.Scorer` instead (group commit), after each request has validated
 its own referrals, so validation answers stay per request and the history's
 point-in-time order is kept (``docs/service.md``).
@@ -26,6 +27,7 @@ from features.config import Settings
 from serving.anchor import start_anchoring
 from serving.api import app
 from serving.app_auth import GatewayMiddleware
+from serving.lifeline import die_with_parent
 from serving.runtime import CURRENT, Runtime, start
 
 #: Seconds before a request is answered 504 (BentoML's traffic timeout). A full batch of
@@ -33,11 +35,13 @@ from serving.runtime import CURRENT, Runtime, start
 REQUEST_TIMEOUT_S = 60
 #: Requests in flight per worker before BentoML answers 429 (probes are exempt).
 MAX_CONCURRENCY = 64
+#: Worker processes (``triage serve --workers N`` sets it).
+WORKERS = max(1, int(os.environ.get("TRIAGE_WORKERS", "1") or "1"))
 
 
 @bentoml.service(
     name="referral_triage",
-    workers=1,
+    workers=WORKERS,
     threads=1,
     traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": MAX_CONCURRENCY},
     # BentoML's access log records client addresses: our gateway logs requests instead.
@@ -49,6 +53,7 @@ class TriageService:
     """Advisory triage of referrals; every answer names the model version that made it."""
 
     def __init__(self) -> None:
+        die_with_parent()  # never a worker without its supervisor
         self.runtime: Runtime = start(Settings())
         CURRENT.current = self.runtime
         self.anchors = start_anchoring(self.runtime)

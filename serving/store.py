@@ -30,7 +30,16 @@ from features.contract import (
 )
 from features.ingest import Labelled
 from models.operating_policy import OperatingPolicy, load_policy
-from serving import access_log, blind_review, chain, database, outcomes, queries
+from serving import (
+    access_log,
+    blind_review,
+    chain,
+    database,
+    label_updates,
+    outcomes,
+    queries,
+    sightings,
+)
 from serving import inference_log as log
 from serving.access_log import Access
 from serving.blind_review import BlindItem, BlindView
@@ -144,6 +153,7 @@ class Store:
         items: Sequence[tuple[Referral, Score, Mapping[str, Any]]],
         request_id: str | Sequence[str],
         also: Callable[[Session, datetime], object] | None = None,
+        session: Session | None = None,
     ) -> list[int]:
         """Log scores (and upsert their referrals) in one transaction.
 
@@ -153,7 +163,8 @@ class Store:
         Re-scoring a referral appends a score and its document (earlier versions are kept,
         each with the score made from it; decisions stay bound to theirs) and makes the
         newer document the referral's latest. Returns the new score ids in item order.
-        ``also(session, now)`` writes more in the same transaction (the case events).
+        ``also(session, now)`` writes more in the same transaction (the case events). With
+        ``session`` (from :meth:`ordered`) the rows are written in its transaction.
         """
         given = [request_id] if isinstance(request_id, str) else list(request_id)
         ids = given * len(items) if isinstance(request_id, str) else given
@@ -173,14 +184,34 @@ class Store:
                 log.score_row(score, features, ids[i], now, f"items[{i}]", values["document"])
             )
         rows = list(referrals.values())
+        if session is not None:
+            return self._insert_scores(session, rows, scores, also, now)
         with self._write() as s, s.begin():
-            for start in range(0, len(rows), _CHUNK):
-                s.execute(log.upsert_referrals(self.backend, rows[start : start + _CHUNK]))
-            s.add_all(scores)
-            s.flush()
-            if also is not None:
-                also(s, now)
-            return [r.id for r in scores]
+            return self._insert_scores(s, rows, scores, also, now)
+
+    def _insert_scores(
+        self,
+        s: Session,
+        rows: list[dict[str, Any]],
+        scores: list[ScoreRow],
+        also: Callable[[Session, datetime], object] | None,
+        now: datetime,
+    ) -> list[int]:
+        for start in range(0, len(rows), _CHUNK):
+            s.execute(log.upsert_referrals(self.backend, rows[start : start + _CHUNK]))
+        s.add_all(scores)
+        s.flush()
+        if also is not None:
+            also(s, now)
+        return [r.id for r in scores]
+
+    @contextmanager
+    def ordered(self) -> Iterator[Session]:
+        """A write transaction holding the linking history's order lock
+        (:mod:`serving.sightings`); it commits when the block ends without an exception."""
+        with sightings.queue(self.url), self._write() as s, s.begin():
+            sightings.lock(s)
+            yield s
 
     # --- decision log -----------------------------------------------------------------
 
@@ -268,6 +299,7 @@ class Store:
             head.last_id, head.last_hash = row.id, row.hash
             s.flush()
             record = DecisionRecord.of(row)
+            label_updates.after_record(s, record.referral_id, decision_id=record.id)
         return record, True
 
     @staticmethod
@@ -282,9 +314,12 @@ class Store:
         The same (referral_id, agency, finding) again returns the first record, created
         False. Raises :class:`UnknownReferral` if the referral was never scored here."""
         with self._write() as s, s.begin():
-            return outcomes.add(
+            record, created = outcomes.add(
                 s, report, self._now(), by.name if by else None, by.token_id if by else None
             )
+            if created:
+                label_updates.after_record(s, record.referral_id, outcome_id=record.id)
+            return record, created
 
     def outcomes_for(self, referral_id: str) -> list[OutcomeRecord]:
         """The referral's outcome reports in the order recorded."""

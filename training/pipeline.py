@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from features.config import Settings
+from features.history import history_file
 from features.ingest import Labelled
 from features.pseudonyms import Pseudonymiser
 from models import registry
@@ -214,7 +215,7 @@ def train(
     registry.set_alias(settings, "challenger", version)
     model.version = decision.challenger_version = version
     record(settings, decision)
-    write_events(settings.home / "history" / "events.parquet", ds.feats.events)
+    write_events(history_file(settings.home), ds.feats.events)
     lap("gate")
     return TrainResult(
         version, run_id, decision, report, backtests, path, len(extra_labels), timings

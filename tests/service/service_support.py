@@ -65,8 +65,9 @@ class Server:
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.log_files())
 
-    def start(self) -> Server:
-        self.port = free_port()
+    def start(self, port: int | None = None) -> Server:
+        """Start (again: on ``port``, e.g. the one a killed server held)."""
+        self.port = port or free_port()
         self.starts += 1
         logs = self.home.parent / f"{self.home.name}-logs"
         logs.mkdir(exist_ok=True)

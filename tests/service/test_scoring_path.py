@@ -95,12 +95,20 @@ def test_history_starts_from_the_training_events_and_the_store(
     path.parent.mkdir()
     events.to_parquet(path)
     Scorer(store, pseudonymiser, None).score(docs(raw_referrals[20:], "s", 10), "req-h")
-    history, seen = load_history(path, store)
-    assert len(history) == len(events) + len(build_features(refs[20:]).events)
-    assert seen == {f"s-{i}" for i in range(10)}
-    path.write_text(json.dumps({"not": "parquet"}))
-    history, _ = load_history(path, store)  # unreadable: skipped, not fatal
+    history, seen, _ = load_history(path, store)  # already seeded (without the file)
     assert len(history) == len(build_features(refs[20:]).events)
+    assert seen == {f"s-{i}" for i in range(10)}
+    with Store(f"sqlite:///{tmp_path / 'fresh.db'}") as fresh:
+        fresh.migrate()
+        history, seen, _ = load_history(path, fresh)  # seeded now, from the file
+        assert len(history) == len(events) and not seen
+        again, _, _ = load_history(path, fresh)  # once: a second start adds nothing
+        assert len(again) == len(events)
+    path.write_text(json.dumps({"not": "parquet"}))
+    with Store(f"sqlite:///{tmp_path / 'bad.db'}") as bad:
+        bad.migrate()
+        history, _, _ = load_history(path, bad)  # unreadable: skipped, not fatal
+        assert len(history) == 0
     assert isinstance(history.events(), pd.DataFrame)
 
 
@@ -121,11 +129,16 @@ class FlakyStore:
     def __init__(self, store: Store, fail_on: int) -> None:
         self.store, self.fail_on, self.calls = store, fail_on, 0
 
-    def record_scores(self, items: Any, request_id: Any, also: Any = None) -> Any:
+    def ordered(self) -> Any:
+        return self.store.ordered()
+
+    def record_scores(
+        self, items: Any, request_id: Any, also: Any = None, session: Any = None
+    ) -> Any:
         self.calls += 1
         if self.calls == self.fail_on:
             raise OSError("simulated store failure")
-        return self.store.record_scores(items, request_id, also=also)
+        return self.store.record_scores(items, request_id, also=also, session=session)
 
     def __getattr__(self, name: str) -> Any:  # reads (the cases' rebuild after a failure)
         return getattr(self.store, name)

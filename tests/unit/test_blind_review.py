@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from test_store import (  # noqa: F401  (fixtures)
     feedback,
@@ -20,8 +20,9 @@ from test_store import (  # noqa: F401  (fixtures)
 )
 
 from features.contract import OutcomeReport
+from features.history import History
+from features.linking import events_for
 from features.pipeline import build_features
-from serving import label_updates
 from serving.blind_review import NotDrawn, SameReviewer
 from serving.scoring import Scorer, load_history
 from serving.store import Store
@@ -144,20 +145,30 @@ def test_labels_keep_the_strongest_provenance_not_the_last_decision(store: Store
     }
 
 
+def _seeded_afresh(store: Store) -> History:
+    """The history a store seeded now would hold: every referral's sightings and its one
+    best label's events (``serving.sightings.seed`` on a new table)."""
+    pairs = list(store.history_referrals())
+    refs = [r for r, _ in pairs]
+    decided = events_for(refs, [o for _, o in pairs])
+    history = History()
+    history.add_events(
+        pd.concat([events_for(refs, None), decided[decided["decided"] == 1]], ignore_index=True)
+    )
+    return history
+
+
 def test_the_live_history_equals_a_restart_from_the_store(store: Store, pseudonymiser):
     rids = [f"R-{i}" for i in range(1, 6)]
     drawn(store, pseudonymiser, *rids)
-    history, seen = load_history(NO_EVENTS, store)
-    scorer = Scorer(store, pseudonymiser, None, history=history, seen=seen)
-    rt = SimpleNamespace(store=store, scorer=scorer)
+    history, seen, seq = load_history(NO_EVENTS, store)  # seeds the store's history
+    scorer = Scorer(store, pseudonymiser, None, history=history, seen=seen, seq=seq)
 
-    def decide(fb):
-        record, _ = store.add_decision(fb)
-        label_updates.after_record(rt, record.referral_id, decision_id=record.id)
+    def decide(fb):  # the label moves in the store's history with the record
+        store.add_decision(fb)
 
     def report(rep):
-        record, _ = store.add_outcome(rep)
-        label_updates.after_record(rt, record.referral_id, outcome_id=record.id)
+        store.add_outcome(rep)
 
     decide(feedback("R-1", reviewer="ada", urgency_assessed="immediate", viability="package"))
     report(_outcome("R-1", "routine"))  # the outcome replaces the assessment
@@ -169,7 +180,8 @@ def test_the_live_history_equals_a_restart_from_the_store(store: Store, pseudony
     decide(feedback("R-4", reviewer="ada", urgency_assessed="routine"))  # now the outcome's
     decide(feedback("R-5", reviewer="ada"))  # no assessment: nothing
 
-    restarted, _ = load_history(NO_EVENTS, store)
+    scorer.catch_up()  # what a worker reads before its next batch
+    restarted = _seeded_afresh(store)
     probes = [referral(pseudonymiser, f"P-{i}", hours=24 * 300 + i) for i in range(3)]
     live = build_features(probes, None, scorer.history).X
     again = build_features(probes, None, restarted).X

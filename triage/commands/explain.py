@@ -69,12 +69,12 @@ def _from_store(args: argparse.Namespace, settings) -> list:  # type: ignore[no-
 
 
 def _from_file(args: argparse.Namespace, settings) -> list:  # type: ignore[no-untyped-def]
+    from features.history import history_file
     from features.ingest import read_jsonl
     from features.pipeline import build_features
     from models.scoring_path import score_or_rules
     from reports.explain import records_from_scores
     from reports.monitor import training_history
-    from serving.runtime import HISTORY_FILE
     from serving.scoring import load_history
     from triage.commands.score import load_model
     from triage.common import pseudonymiser, report_rejected
@@ -94,7 +94,7 @@ def _from_file(args: argparse.Namespace, settings) -> list:  # type: ignore[no-u
     if store is not None:  # features as the service makes them: training events + store
         with store:
             history = list(store.history_referrals())
-            hist, _ = load_history(settings.home / HISTORY_FILE, store)
+            hist, _, _ = load_history(history_file(settings.home), store)
     else:
         hist = training_history(settings)
     feats = build_features(refs, None, hist)

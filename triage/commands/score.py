@@ -42,11 +42,11 @@ def load_model(settings: Any, ref: str) -> tuple[Any | None, str | None]:
 
 
 def history(settings: Any) -> Any:
-    from features.history import History
+    from features.history import History, history_file
     from features.linking import EVENT_COLUMNS
 
     h = History()
-    path = settings.home / "history" / "events.parquet"
+    path = history_file(settings.home)
     if path.exists():
         import pandas as pd
 
