@@ -57,6 +57,12 @@ def features(store: Store, rid: str) -> dict[str, Any]:
     return rec.scores[-1].features
 
 
+def case_id(store: Store, rid: str) -> str | None:
+    rec = store.referral(rid)
+    assert rec is not None
+    return rec.scores[-1].score.case_id
+
+
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     def norm(v: Any) -> Any:
         return None if isinstance(v, float) and math.isnan(v) else v
@@ -113,6 +119,11 @@ def test_two_scorers_on_one_store_compute_what_one_would(
             assert same(got, want), f"R-{i}: features differ between two scorers and one"
             linked += (got.get("link_prior_package") or 0) > 0
         assert linked > 0, "decisions made by the other scorer's requests were seen"
+        cases = {i: case_id(shared, f"R-{i}") for i in range(n)}
+        assert cases == {i: case_id(alone, f"R-{i}") for i in range(n)}, (
+            "each scorer places the other's referrals in its cases: the same cases as one"
+        )
+        assert len(set(cases.values())) < n, "some referrals share a case"
 
         before = rows(shared)
         clock_two.t = T0 + timedelta(hours=n)
