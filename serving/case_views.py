@@ -26,8 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from features.cases import Case, build_case
-from features.contract import TIERS, Referral, Route, Tier
+from features.contract import Referral, Route, Tier
 from features.linking import platform_key
+from features.tiers import rank as tier_rank
 from models.operating_policy import OperatingPolicy
 from serving.access_log import MAX_IDS
 from serving.db_models import ReferralRow, ScoreRow
@@ -86,7 +87,7 @@ def awaiting_now(
     keys = [k for k in s.execute(stmt).all() if ids is None or k[0] in ids]
     if not keys:
         return {}
-    rank = [len(TIERS) - 1 - TIERS.index(k[3]) for k in keys]
+    rank = [tier_rank(k[3]) for k in keys]
     waited = [(now - k[1]).total_seconds() / 3600.0 for k in keys]
     left = [nan if k[4] is None else (k[4] - now).total_seconds() / 3600.0 for k in keys]
     prio = priority_now([k[2] for k in keys], rank, waited, left, policy)

@@ -195,15 +195,17 @@ def test_a_failed_commit_stores_no_event_and_the_retry_records_it(
         def __init__(self, store: Store) -> None:
             self.store, self.failed = store, False
 
-        def record_scores(self, items: Any, request_id: Any, also: Any = None) -> Any:
+        def record_scores(
+            self, items: Any, request_id: Any, also: Any = None, session: Any = None
+        ) -> Any:
             def failing(s: Any, now: Any) -> None:
                 also(s, now)  # the events are written, then the transaction fails
                 raise OSError("simulated failure after the events")
 
             if not self.failed:
                 self.failed = True
-                return self.store.record_scores(items, request_id, also=failing)
-            return self.store.record_scores(items, request_id, also=also)
+                return self.store.record_scores(items, request_id, also=failing, session=session)
+            return self.store.record_scores(items, request_id, also=also, session=session)
 
         def __getattr__(self, name: str) -> Any:
             return getattr(self.store, name)

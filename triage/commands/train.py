@@ -47,7 +47,9 @@ def confirmed_labels(s: Settings) -> list[Any]:
         return []
 
 
-def print_headline(result: Any, out: Any = sys.stdout) -> None:
+def print_headline(result: Any, out: Any = None) -> None:
+    """The headline figures of a training run, to ``out`` (None: the current stdout, read
+    at call time, not when this module was imported)."""
     from training.evaluate import (
         at_capacity,
         baseline_table,
