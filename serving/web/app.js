@@ -139,6 +139,9 @@
 
   /** fetch() with the token; ``{status, body}``. A 401 ends the session. */
   async function call(path, options = {}, token = state.token) {
+    // Signed out meanwhile (an idle sign-out while a refresh awaited its first answer):
+    // send nothing, and do not replace the sign-out's message with a 401's.
+    if (!token) return { status: 401, body: null };
     const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     let response;
