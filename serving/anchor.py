@@ -3,7 +3,7 @@
 The hash chains notice an edited or deleted record, but not someone who can write the
 database file, cuts the last records off and resets the head to the new last record: the
 shortened chain is intact. An *anchor* is a line appended to a file elsewhere, holding
-the chains' heads (decisions, access log, outcome reports: id and hash) at a time, signed with HMAC-SHA256 under a key that is
+the chains' heads (decisions, access log, outcome reports, case events: id and hash) at a time, signed with HMAC-SHA256 under a key that is
 not in ``TRIAGE_HOME``. :func:`check` compares the store with the anchors: a chain that
 now ends before an anchored record, or whose anchored record has another hash, was cut or
 rewritten. Forging an anchor needs the key; deleting anchor lines is what the file's
@@ -31,7 +31,7 @@ from serving.records import StoreError
 from serving.store import Store
 
 MIN_KEY_BYTES = 32
-LOGS = ("decisions", "access", "outcomes")
+LOGS = ("decisions", "access", "outcomes", "cases")
 
 
 def load_key(path: Path, home: Path) -> bytes:
@@ -98,7 +98,7 @@ def check(store: Store, key: bytes, path: Path) -> list[str]:
     heads = store.heads()
     for name in LOGS:
         if name not in last:
-            continue  # anchored before this chain was (outcomes: before migration 0005)
+            continue  # anchored before this chain was (outcomes: 0005, cases: 0006)
         anchored_id, anchored_hash = int(last[name]["id"]), str(last[name]["hash"])
         head_id = heads[name][0]
         if head_id < anchored_id:

@@ -46,6 +46,8 @@ from serving.blind_review import BlindItem, BlindView
 from serving.db_models import (
     AccessHeadRow,
     AccessRow,
+    CaseEventRow,
+    CaseHeadRow,
     ChainHeadRow,
     DecisionRow,
     OutcomeHeadRow,
@@ -470,27 +472,34 @@ class Store:
     # --- anchoring (serving.anchor) ---------------------------------------------------
 
     def heads(self) -> dict[str, tuple[int, str]]:
-        """The chains' heads: ``{"decisions": (id, hash), "access": …, "outcomes": …}``."""
+        """The chains' heads: ``{"decisions": (id, hash), "access": …, "outcomes": …,
+        "cases": …}``."""
         with self._read() as s:
             d = s.get(ChainHeadRow, 1)
             a = s.get(AccessHeadRow, 1)
             o = s.get(OutcomeHeadRow, 1)
-            if d is None or a is None or o is None:
+            c = s.get(CaseHeadRow, 1)
+            if d is None or a is None or o is None or c is None:
                 raise StoreError("chain", "chain head missing")
             return {
                 "decisions": (d.last_id, d.last_hash),
                 "access": (a.last_id, a.last_hash),
                 "outcomes": (o.last_id, o.last_hash),
+                "cases": (c.last_id, c.last_hash),
             }
 
     def hash_at(self, log_name: str, record_id: int) -> str | None:
-        """The stored hash of record ``record_id`` of ``decisions``, ``access`` or
-        ``outcomes`` (None: no such record, or cut by retention)."""
-        table: type[DecisionRow] | type[OutcomeReportRow] | type[AccessRow] = AccessRow
+        """The stored hash of record ``record_id`` of ``decisions``, ``access``,
+        ``outcomes`` or ``cases`` (None: no such record, or cut by retention)."""
+        table: type[DecisionRow] | type[OutcomeReportRow] | type[AccessRow] | type[CaseEventRow] = (
+            AccessRow
+        )
         if log_name == "decisions":
             table = DecisionRow
         elif log_name == "outcomes":
             table = OutcomeReportRow
+        elif log_name == "cases":
+            table = CaseEventRow
         with self._read() as s:
             return s.scalar(select(table.hash).where(table.id == record_id))
 

@@ -138,6 +138,39 @@ def test_audit_verify_catches_an_edited_case_event(
     assert "BROKEN at case event 3" in capsys.readouterr().out
 
 
+def test_the_anchor_catches_a_cut_off_case_chain(
+    store: Store, store_url: str, pseudonymiser: Pseudonymiser, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """A tail of case events deleted with the head reset passes the chain check alone; the
+    signed anchor, which holds the case chain's head, catches it."""
+    from sqlalchemy import make_url
+
+    from triage.cli import main as triage
+
+    Scorer(store, pseudonymiser, None).score(DOCS[:4], "r")
+    key = tmp_path / "outside-home" / "anchor.key"
+    key.parent.mkdir()
+    key.write_text("k" * 48)
+    anchors = tmp_path / "anchors.jsonl"
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", store_url)
+    monkeypatch.setenv("TRIAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRIAGE_ANCHOR_KEY_FILE", str(key))
+    assert triage(["audit", "anchor", "--file", str(anchors)]) == 0
+    assert triage(["audit", "verify", "--anchor", str(anchors)]) == 0
+    kept = case_log.store_events(store)[1]
+    if make_url(store_url).get_backend_name() == "postgresql":
+        raw_sql(store_url, "DROP TRIGGER case_events_no_change ON case_events")
+    else:
+        raw_sql(store_url, "DROP TRIGGER case_events_no_delete")
+    raw_sql(
+        store_url,
+        "DELETE FROM case_events WHERE id > 2",
+        f"UPDATE case_chain_head SET last_id = 2, last_hash = '{kept.hash}'",
+    )
+    assert case_log.verify_store(store).ok  # the chain alone cannot tell
+    assert triage(["audit", "verify", "--anchor", str(anchors)]) == 1
+
+
 def test_the_case_log_is_append_only(store: Store, pseudonymiser: Pseudonymiser) -> None:
     Scorer(store, pseudonymiser, None).score(DOCS[:2], "r")
     for stmt in ("UPDATE case_events SET case_id = 'x'", "DELETE FROM case_events"):
