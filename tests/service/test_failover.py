@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -28,19 +27,15 @@ import httpx
 import psutil
 import pytest
 from conftest import copy_home
+from pg_databases import fresh_database
 from replay import divergent
 from service_support import KEY, Server, at, free_port, shown, variant, with_subject
 from skipping import unavailable
-from sqlalchemy import create_engine, make_url
-from sqlalchemy.exc import OperationalError
 
 from serving.store import Store
 
 pytestmark = pytest.mark.timeout(600)
 REPO = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = os.environ.get(
-    "TRIAGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CLIENTS = 16
 REFERRALS = 240
 DECIDE_EVERY = 4
@@ -60,19 +55,8 @@ def nginx_binary() -> str:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    admin = make_url(PG_ADMIN_URL)
-    name = f"triage_failover_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as c:
-            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as e:
-        engine.dispose()
-        pytest.fail(f"PostgreSQL is unreachable ({type(e).__name__}): the failover test needs it")
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as c:
-        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
+    with fresh_database("triage_failover") as db:
+        yield db.render_as_string(hide_password=False)
 
 
 class Nginx:

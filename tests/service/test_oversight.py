@@ -10,16 +10,14 @@ fresh database made for this module (PostgreSQL unreachable is a failure, not a 
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from conftest import copy_home
+from pg_databases import fresh_database
 from service_support import Server, shown, variant
-from sqlalchemy import create_engine, make_url
-from sqlalchemy.exc import OperationalError
 
 from serving.store import Store
 
@@ -27,39 +25,21 @@ pytestmark = pytest.mark.timeout(
     900
 )  # the first test also pays for the session fixtures (a trained model, a server), minutes on a loaded host
 
-PG_ADMIN_URL = os.environ.get(
-    "TRIAGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
 
 @pytest.fixture(scope="module")
 def pg_server(trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    admin = make_url(PG_ADMIN_URL)
-    name = f"triage_svc_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as c:
-            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as e:
-        engine.dispose()
-        pytest.fail(
-            f"PostgreSQL unreachable ({type(e).__name__}): start it or set TRIAGE_TEST_PG_URL",
-            pytrace=False,
-        )
-    url = admin.set(database=name).render_as_string(hide_password=False)
     settings, *_ = trained
-    home = copy_home(settings.home, tmp_path_factory.mktemp("pg") / "home")
-    server = Server(home, env_extra={"TRIAGE_DATABASE_URL": url})
-    try:
-        server.make_tokens()
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(home, ignore_errors=True)
-        with engine.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.dispose()
+    with fresh_database("triage_svc") as db:
+        url = db.render_as_string(hide_password=False)
+        home = copy_home(settings.home, tmp_path_factory.mktemp("pg") / "home")
+        server = Server(home, env_extra={"TRIAGE_DATABASE_URL": url})
+        try:
+            server.make_tokens()
+            server.start()
+            yield server
+        finally:
+            server.stop()
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

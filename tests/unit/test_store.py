@@ -20,7 +20,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import URL, create_engine, make_url, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from features.contract import Feedback, Reason, Score
 from features.ingest import parse_referral
@@ -32,14 +32,12 @@ from serving.store import Store
 from triage.cli import main as triage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pg_databases import fresh_database  # noqa: E402
 from roles import OPEN, ROLE_TABLE, ROLES  # noqa: E402  (the tests' own copy of contract §6)
 
 pytestmark = pytest.mark.timeout(120)
 
 REPO = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = os.environ.get(
-    "TRIAGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 NARRATIVE = "SYNTHETIC-NARRATIVE-TEXT"
 ESCALATION = "SYNTHETIC-ESCALATION-TEXT"
@@ -52,24 +50,8 @@ RAW_EMAIL = "fake.person@example.com"
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[URL]:
     """A fresh, uniquely named PostgreSQL database for this session, dropped at the end."""
-    admin = make_url(PG_ADMIN_URL)
-    name = f"triage_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as c:
-            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as e:
-        engine.dispose()
-        pytest.fail(
-            f"PostgreSQL at {admin.render_as_string(hide_password=True)} is unreachable "
-            f"({type(e).__name__}). The store tests need it (CI has it): start it or point "
-            "TRIAGE_TEST_PG_URL at a server where CREATE DATABASE is allowed.",
-            pytrace=False,
-        )
-    yield admin.set(database=name)
-    with engine.connect() as c:
-        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
+    with fresh_database("triage_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
